@@ -1,0 +1,7 @@
+/**
+ * `dask-ts/array`: reserved for the array collection, which is not built yet.
+ * Importing it works and exports nothing, so the subpath is stable.
+ *
+ * @module
+ */
+export {};

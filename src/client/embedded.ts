@@ -1,0 +1,373 @@
+/**
+ * The embedded local cluster, the default scheduler: the scheduler state
+ * machine on the calling thread and one worker per core on `worker_threads`,
+ * talking over MessagePorts (workers also talk to each other directly, for
+ * inputs). Started lazily by the first `compute()`.
+ *
+ * Lifetime: worker threads are `unref`'d whenever no computation is pending,
+ * so a program exits as soon as its own work is done — no `close()` needed —
+ * and are `ref`'d while something waits on them so the process cannot exit
+ * under a pending `await`.
+ *
+ * Failure: a worker thread that dies (`process.exit()` in a task, out of
+ * memory, an uncaught exception in a callback) is replaced at once; the
+ * scheduler recomputes what it lost and retries what it was running, and a
+ * task present at `allowedFailures` deaths fails with `KilledWorkerError`.
+ *
+ * @example
+ * ```ts
+ * import { LocalCluster } from "dask-ts/distributed";
+ * await using cluster = await LocalCluster.start({ workers: 4 });
+ * await x.compute({ scheduler: cluster });
+ * ```
+ * @module
+ */
+import { availableParallelism } from "node:os";
+import { MessageChannel, Worker } from "node:worker_threads";
+import { ClosedError, InvalidArgumentError, KilledWorkerError, TaskError, deserializeError, type SerializedError } from "../core/errors.js";
+import { assertShippable } from "../core/functions.js";
+import { task, lit, ref, opRef, type Graph, type Key, type TaskNode } from "../core/graph.js";
+import { executionOrder } from "../core/order.js";
+import { InprocComm } from "../comm/inproc.js";
+import type { ToClientMsg } from "../scheduler/messages.js";
+import { SchedulerShell } from "../scheduler/shell.js";
+import type { SchedulerConfig } from "../scheduler/state.js";
+import type { HeldKey, PersistedValue, RunOptions, Scheduler } from "../scheduler/types.js";
+import type { FromThreadMsg, ThreadInit, ToThreadMsg } from "../worker/thread-protocol.js";
+
+/** Options of {@link LocalCluster.start}. */
+export interface LocalClusterOptions {
+  /** Worker threads. Default: the number of cores (`os.availableParallelism()`). */
+  readonly workers?: number;
+  /** Tasks a worker thread runs at once (more than 1 only helps async, I/O-bound tasks). Default 1. */
+  readonly threadsPerWorker?: number;
+  /** V8 old-generation heap limit per worker thread, in MiB. Default: V8's own. */
+  readonly memoryLimitMb?: number;
+  /** Worker deaths a task may witness before it fails with KilledWorkerError. Default 3. */
+  readonly allowedFailures?: number;
+  /** Check state-machine invariants after every event (slow; for tests). Default false. */
+  readonly validate?: boolean;
+  /** Scheduler tunables. */
+  readonly scheduler?: Omit<SchedulerConfig, "validate" | "allowedFailures">;
+}
+
+interface ThreadHandle {
+  readonly address: string;
+  readonly thread: Worker;
+  readonly comm: InprocComm<ToThreadMsg, FromThreadMsg>;
+  ready: boolean;
+  readonly dataRequests: Map<number, (values: Readonly<Record<Key, unknown>>) => void>;
+}
+
+/** A local cluster of worker threads; implements {@link Scheduler}. */
+export class LocalCluster implements Scheduler, AsyncDisposable {
+  readonly name = "embedded";
+  private readonly shell: SchedulerShell;
+  private readonly threads = new Map<string, ThreadHandle>();
+  private readonly options: Required<Pick<LocalClusterOptions, "workers" | "threadsPerWorker">> & LocalClusterOptions;
+  private nextWorker = 0;
+  private nextClient = 0;
+  private nextRequest = 0;
+  private pending = 0;
+  private closed = false;
+  private readonly failures = new Map<string, (err: Error) => void>();
+  private readonly deaths: number[] = [];
+  /** Clients that hold persisted keys, by key. */
+  private readonly holders = new Map<Key, string>();
+
+  private constructor(options: LocalClusterOptions) {
+    const workers = options.workers ?? availableParallelism();
+    const threadsPerWorker = options.threadsPerWorker ?? 1;
+    if (!Number.isInteger(workers) || workers < 1) throw new InvalidArgumentError("workers", `workers must be a positive integer, got ${workers}.`);
+    if (!Number.isInteger(threadsPerWorker) || threadsPerWorker < 1) {
+      throw new InvalidArgumentError("threadsPerWorker", `threadsPerWorker must be a positive integer, got ${threadsPerWorker}.`);
+    }
+    this.options = { ...options, workers, threadsPerWorker };
+    this.shell = new SchedulerShell({
+      ...options.scheduler,
+      validate: options.validate ?? false,
+      allowedFailures: options.allowedFailures ?? 3,
+    });
+  }
+
+  /**
+   * Start a cluster. Resolves when every worker thread is up.
+   *
+   * @example
+   * ```ts
+   * const cluster = await LocalCluster.start({ workers: 2 });
+   * ```
+   */
+  static async start(options: LocalClusterOptions = {}): Promise<LocalCluster> {
+    const c = new LocalCluster(options);
+    await Promise.all(Array.from({ length: c.options.workers }, () => c.spawn()));
+    c.refIfBusy();
+    return c;
+  }
+
+  /** Addresses of the running workers. */
+  get workers(): string[] {
+    return [...this.threads.values()].filter((t) => t.ready).map((t) => t.address);
+  }
+
+  /** The scheduler's state machine, for inspection and tests. */
+  get schedulerState(): SchedulerShell["state"] {
+    return this.shell.state;
+  }
+
+  private spawn(): Promise<void> {
+    const address = `inproc://worker-${this.nextWorker++}`;
+    const init: ThreadInit = { address, nthreads: this.options.threadsPerWorker, validate: this.options.validate ?? false };
+    const thread = new Worker(new URL("../worker/thread.js", import.meta.url), {
+      workerData: init,
+      ...(this.options.memoryLimitMb === undefined ? {} : { resourceLimits: { maxOldGenerationSizeMb: this.options.memoryLimitMb } }),
+    });
+    let onReady!: () => void;
+    const ready = new Promise<void>((r) => (onReady = r));
+    const handle: ThreadHandle = {
+      address,
+      thread,
+      ready: false,
+      dataRequests: new Map(),
+      comm: new InprocComm<ToThreadMsg, FromThreadMsg>(thread, (msgs) => {
+        for (const msg of msgs) {
+          if (msg.op === "ready") {
+            handle.ready = true;
+            this.connectPeers(handle);
+            this.shell.addWorker(address, this.options.threadsPerWorker, {
+              send: (m) => handle.comm.send(m),
+              getData: (keys) =>
+                new Promise((resolve) => {
+                  const id = this.nextRequest++;
+                  handle.dataRequests.set(id, resolve);
+                  handle.comm.send({ op: "get-data", id, keys });
+                }),
+            });
+            onReady();
+          } else if (msg.op === "data") {
+            const r = handle.dataRequests.get(msg.id);
+            handle.dataRequests.delete(msg.id);
+            r?.(msg.values);
+          } else {
+            this.shell.fromWorker(address, msg);
+          }
+        }
+      }),
+    };
+    // Without an 'error' listener, a worker's uncaught exception would crash this process.
+    thread.on("error", () => {});
+    thread.on("exit", () => this.onExit(handle, onReady));
+    this.threads.set(address, handle);
+    // Stay ref'd until ready: a program awaiting start-up must not exit under it.
+    return ready.then(() => this.refIfBusy());
+  }
+
+  private connectPeers(handle: ThreadHandle): void {
+    for (const other of this.threads.values()) {
+      if (other === handle || !other.ready) continue;
+      const { port1, port2 } = new MessageChannel();
+      handle.comm.send({ op: "add-peer", address: other.address, port: port1 }, [port1]);
+      other.comm.send({ op: "add-peer", address: handle.address, port: port2 }, [port2]);
+    }
+  }
+
+  private onExit(handle: ThreadHandle, onReady: () => void): void {
+    this.threads.delete(handle.address);
+    handle.comm.close();
+    if (this.closed) return;
+    for (const other of this.threads.values()) other.comm.send({ op: "remove-peer", address: handle.address });
+    for (const resolve of handle.dataRequests.values()) resolve({});
+    this.shell.removeWorker(handle.address, false);
+    // A worker that cannot even start would be replaced forever: give up after a burst of deaths.
+    const now = Date.now();
+    this.deaths.push(now);
+    while (this.deaths.length > 0 && this.deaths[0]! < now - 10_000) this.deaths.shift();
+    if (this.deaths.length > 10 * this.options.workers) {
+      this.failAll(new ClosedError("The local cluster (its workers keep dying at start-up)"));
+      void this.close();
+      onReady();
+      return;
+    }
+    void this.spawn();
+    if (!handle.ready) onReady();
+  }
+
+  private refIfBusy(): void {
+    for (const t of this.threads.values()) {
+      if (this.pending > 0 || !t.ready) t.thread.ref();
+      else t.thread.unref();
+    }
+  }
+
+  private failAll(err: Error): void {
+    for (const fail of [...this.failures.values()]) fail(err);
+  }
+
+  /** Turn literal and alias nodes into tasks (workers only run tasks) and list them in execution order. */
+  private prepare(graph: Graph): [Key, TaskNode][] {
+    if (this.closed) throw new ClosedError("The local cluster");
+    assertShippable(graph);
+    const out: [Key, TaskNode][] = [];
+    for (const key of executionOrder(graph)) {
+      const node = graph.get(key)!;
+      if (node.kind === "task") out.push([key, node]);
+      else if (node.kind === "literal") out.push([key, task(opRef("dask.identity"), [lit(node.value)])]);
+      else out.push([key, task(opRef("dask.identity"), [ref(node.target)])]);
+    }
+    return out;
+  }
+
+  private run(graph: Graph, keys: readonly Key[], deliver: boolean, options: RunOptions): Promise<{ client: string; values: Map<Key, unknown> }> {
+    const tasks = this.prepare(graph);
+    const unique = [...new Set(keys)];
+    for (const k of unique) {
+      if (!graph.has(k) && !this.holds(k)) throw new InvalidArgumentError("keys", `Key ${k} is neither in the graph nor held by this cluster.`);
+    }
+    const client = `${deliver ? "compute" : "persist"}-${this.nextClient++}`;
+    return new Promise((resolve, reject) => {
+      const values = new Map<Key, unknown>();
+      const toGather: Key[] = [];
+      let remaining = unique.length;
+      let done = false;
+      const finish = (err: Error | undefined): void => {
+        if (done) return;
+        done = true;
+        this.failures.delete(client);
+        this.pending--;
+        this.refIfBusy();
+        if (err !== undefined) {
+          this.shell.removeClient(client);
+          reject(err);
+          return;
+        }
+        if (toGather.length === 0) {
+          resolve({ client, values });
+          return;
+        }
+        this.shell.gather(toGather).then(
+          (got) => {
+            for (const [k, v] of got) values.set(k, v);
+            resolve({ client, values });
+          },
+          (e: unknown) => {
+            this.shell.removeClient(client);
+            reject(e as Error);
+          },
+        );
+      };
+      const onMessage = (msg: ToClientMsg): void => {
+        if (done) return;
+        if (msg.op === "key-in-memory") {
+          if (msg.hasValue) values.set(msg.key, msg.value);
+          else if (deliver) toGather.push(msg.key);
+          if (--remaining === 0) finish(undefined);
+        } else {
+          finish(taskError(msg.blame, msg.error));
+        }
+      };
+      this.pending++;
+      this.refIfBusy();
+      this.failures.set(client, (err) => finish(err));
+      this.shell.addClient(client, onMessage);
+      try {
+        this.shell.stimulus({
+          type: "update-graph",
+          client,
+          tasks,
+          keys: unique,
+          deliver,
+          ...(options.priority === undefined ? {} : { userPriority: options.priority }),
+          stimulusId: this.shell.stimulusId("update-graph"),
+        });
+      } catch (err) {
+        finish(err as Error);
+      }
+      if (unique.length === 0) finish(undefined);
+    });
+  }
+
+  async compute(graph: Graph, keys: readonly Key[], options: RunOptions = {}): Promise<unknown[]> {
+    const { client, values } = await this.run(graph, keys, true, options);
+    this.shell.removeClient(client);
+    return keys.map((k) => values.get(k));
+  }
+
+  async persist(graph: Graph, keys: readonly Key[], options: RunOptions = {}): Promise<PersistedValue[]> {
+    const { client } = await this.run(graph, keys, false, options);
+    return keys.map((key) => {
+      this.holders.set(key, client);
+      const held: HeldKey = { scheduler: this, key };
+      return { kind: "held", held };
+    });
+  }
+
+  async gather(keys: readonly Key[]): Promise<unknown[]> {
+    const got = await this.shell.gather(keys);
+    return keys.map((k) => got.get(k));
+  }
+
+  holds(key: Key): boolean {
+    return this.holders.has(key) && this.shell.state.tasks.get(key)?.state === "memory";
+  }
+
+  release(keys: readonly Key[]): void {
+    const byClient = new Map<string, Key[]>();
+    for (const k of keys) {
+      const c = this.holders.get(k);
+      if (c === undefined) continue;
+      this.holders.delete(k);
+      let list = byClient.get(c);
+      if (list === undefined) byClient.set(c, (list = []));
+      list.push(k);
+    }
+    if (this.closed) return;
+    for (const [client, ks] of byClient) {
+      this.shell.stimulus({ type: "client-releases-keys", client, keys: ks, stimulusId: this.shell.stimulusId("release") });
+    }
+  }
+
+  /** Stop every worker thread. Pending computations fail with ClosedError. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.failAll(new ClosedError("The local cluster"));
+    const exits = [...this.threads.values()].map((t) => t.thread.terminate());
+    this.threads.clear();
+    await Promise.allSettled(exits);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+function taskError(blame: Key, rec: SerializedError): Error {
+  const original = deserializeError(rec);
+  if (original instanceof KilledWorkerError) return original;
+  return new TaskError(blame, rec, original);
+}
+
+let defaultCluster: Promise<LocalCluster> | undefined;
+
+/**
+ * The process-wide embedded cluster, started on first use with one worker per core.
+ *
+ * @example
+ * ```ts
+ * const cluster = await defaultLocalCluster();
+ * ```
+ */
+export function defaultLocalCluster(): Promise<LocalCluster> {
+  if (defaultCluster === undefined) {
+    defaultCluster = LocalCluster.start();
+    defaultCluster.catch(() => (defaultCluster = undefined));
+  }
+  return defaultCluster;
+}
+
+/** Close the process-wide cluster, if one was started; the next compute starts a fresh one. */
+export async function closeDefaultLocalCluster(): Promise<void> {
+  const c = defaultCluster;
+  defaultCluster = undefined;
+  if (c !== undefined) await (await c).close();
+}

@@ -1,0 +1,280 @@
+/**
+ * The collection protocol's engine: gather the graph behind one or more lazy
+ * values, optimize it, pick a scheduler, run it, and put the results back in
+ * the shape the caller gave. `compute(a, b)` merges both graphs first, so
+ * shared intermediates run once.
+ *
+ * Scheduler choice: `options.scheduler` if given; otherwise the default set
+ * with {@link setDefaultScheduler} (a connected Client sets itself); otherwise
+ * the embedded local cluster, started on first use.
+ *
+ * @example
+ * ```ts
+ * const [total, count] = await compute(sum(parts), count(parts), { scheduler: "sync" });
+ * ```
+ * @module
+ */
+import { InvalidArgumentError } from "../core/errors.js";
+import { validateGraph, type Graph, type GraphNode, type Key } from "../core/graph.js";
+import { optimize, type OptimizeOptions } from "../core/optimize/index.js";
+import { defaultLocalCluster } from "../client/embedded.js";
+import { syncScheduler } from "../scheduler/sync.js";
+import type { HeldKey, Scheduler } from "../scheduler/types.js";
+import type { VisualizeOptions, VisualizeResult } from "../diagnostics/visualize.js";
+import type { Delayed } from "./delayed.js";
+
+/** @internal The node of a Delayed, or undefined for a held key. */
+export const kGraphNode: unique symbol = Symbol("dask-ts.graphNode");
+/** @internal The Delayed values a Delayed's node refers to. */
+export const kDeps: unique symbol = Symbol("dask-ts.deps");
+/** @internal Where a persisted value is held. */
+export const kHeld: unique symbol = Symbol("dask-ts.held");
+
+/** Names accepted by the `scheduler` option. */
+export type SchedulerName = "sync" | "synchronous" | "single-threaded" | "embedded" | "threads" | "local";
+
+/** Options of `compute`, `persist` and friends. */
+export interface ComputeOptions {
+  /** Where to run: a name (`"sync"`, `"embedded"`) or a scheduler object (a `LocalCluster`, a `Client`). */
+  readonly scheduler?: SchedulerName | Scheduler;
+  /** Optimization passes; `false` switches all off. Default: all on. */
+  readonly optimize?: OptimizeOptions | false;
+  /** Priority against other computations on the same scheduler (higher first). Default 0. */
+  readonly priority?: number;
+}
+
+const OPTION_NAMES = new Set(["scheduler", "optimize", "priority"]);
+
+let defaultScheduler: Scheduler | undefined;
+
+/**
+ * Make `scheduler` the default for every computation that names none
+ * (`undefined` restores the embedded cluster).
+ *
+ * @example
+ * ```ts
+ * setDefaultScheduler(await LocalCluster.start({ workers: 2 }));
+ * ```
+ */
+export function setDefaultScheduler(scheduler: Scheduler | undefined): void {
+  defaultScheduler = scheduler;
+}
+
+/** @internal Resolve the scheduler option. */
+export async function resolveScheduler(option: ComputeOptions["scheduler"]): Promise<Scheduler> {
+  if (option === undefined) return defaultScheduler ?? (await defaultLocalCluster());
+  if (typeof option === "object" && option !== null && typeof (option as Scheduler).compute === "function") return option;
+  switch (option) {
+    case "sync":
+    case "synchronous":
+    case "single-threaded":
+      return syncScheduler;
+    case "embedded":
+    case "threads":
+    case "local":
+      return await defaultLocalCluster();
+    default:
+      throw new InvalidArgumentError(
+        "scheduler",
+        `Unknown scheduler ${JSON.stringify(option)}. Use "sync", "embedded", or a scheduler object such as a LocalCluster or Client.`,
+      );
+  }
+}
+
+function isDelayed(v: unknown): v is Delayed {
+  return typeof v === "object" && v !== null && kGraphNode in v;
+}
+
+interface Collected {
+  readonly graph: Graph;
+  /** Keys held by a scheduler, not in the graph. */
+  readonly held: Map<Key, HeldKey>;
+}
+
+/** Walk the Delayed values' dependencies (iteratively: chains may be very long) into one graph. */
+function collect(roots: readonly Delayed[]): Collected {
+  const graph: Graph = new Map();
+  const held = new Map<Key, HeldKey>();
+  const seen = new Set<Delayed>();
+  const stack: Delayed[] = [];
+  const post: Delayed[] = [];
+  for (const r of roots) {
+    if (seen.has(r)) continue;
+    seen.add(r);
+    stack.push(r);
+  }
+  while (stack.length > 0) {
+    const d = stack.pop()!;
+    post.push(d);
+    for (const dep of d[kDeps]) {
+      if (!seen.has(dep)) {
+        seen.add(dep);
+        stack.push(dep);
+      }
+    }
+  }
+  // Dependencies first, so the graph's insertion order is a valid topological order.
+  for (let i = post.length - 1; i >= 0; i--) {
+    const d = post[i]!;
+    const h = d[kHeld];
+    if (h !== undefined) held.set(d.key, h);
+    else graph.set(d.key, d[kGraphNode] as GraphNode);
+  }
+  return { graph, held };
+}
+
+/** Every Delayed inside a value (arrays and plain objects are searched). */
+function findDelayed(value: unknown, out: Delayed[], depth = 0): void {
+  if (isDelayed(value)) out.push(value);
+  else if (depth < 64 && Array.isArray(value)) for (const v of value) findDelayed(v, out, depth + 1);
+  else if (depth < 64 && typeof value === "object" && value !== null && Object.getPrototypeOf(value) === Object.prototype) {
+    for (const v of Object.values(value)) findDelayed(v, out, depth + 1);
+  }
+}
+
+/** Put results back where the Delayed values were. */
+function rebuild(value: unknown, results: Map<Key, unknown>, depth = 0): unknown {
+  if (isDelayed(value)) return results.get(value.key);
+  if (depth < 64 && Array.isArray(value)) return value.map((v) => rebuild(v, results, depth + 1));
+  if (depth < 64 && typeof value === "object" && value !== null && Object.getPrototypeOf(value) === Object.prototype) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = rebuild(v, results, depth + 1);
+    return out;
+  }
+  return value;
+}
+
+/** Prepare the graph for a scheduler: held keys of another scheduler are fetched and inlined as literals. */
+async function prepare(roots: readonly Delayed[], scheduler: Scheduler, options: ComputeOptions): Promise<Graph> {
+  const { graph, held } = collect(roots);
+  const foreign = [...held].filter(([k, h]) => h.scheduler !== scheduler || !scheduler.holds(k));
+  if (foreign.length > 0) {
+    const values = await Promise.all(foreign.map(([k, h]) => h.scheduler.gather([k]).then(([v]) => [k, v] as const)));
+    const withValues: Graph = new Map();
+    for (const [k, v] of values) withValues.set(k, { kind: "literal", value: v });
+    for (const [k, n] of graph) withValues.set(k, n);
+    return finish(withValues, roots, scheduler, options);
+  }
+  return finish(graph, roots, scheduler, options);
+}
+
+function finish(graph: Graph, roots: readonly Delayed[], scheduler: Scheduler, options: ComputeOptions): Graph {
+  const keys = roots.filter((r) => graph.has(r.key)).map((r) => r.key);
+  validateGraph(graph, { has: (k) => scheduler.holds(k) });
+  if (options.optimize === false) return graph;
+  // Culling must never drop held inputs: they are outside the graph, so only graph keys are roots here.
+  return optimize(graph, keys, options.optimize ?? {});
+}
+
+function splitOptions(args: readonly unknown[]): [unknown[], ComputeOptions] {
+  const last = args[args.length - 1];
+  if (
+    args.length > 0 &&
+    typeof last === "object" &&
+    last !== null &&
+    !isDelayed(last) &&
+    Object.getPrototypeOf(last) === Object.prototype &&
+    Object.keys(last).length > 0 &&
+    Object.keys(last).every((k) => OPTION_NAMES.has(k))
+  ) {
+    return [args.slice(0, -1), last as ComputeOptions];
+  }
+  return [[...args], {}];
+}
+
+/** Results of computing each argument: a Delayed's value, containers rebuilt, other values as they are. */
+export type Computed<T extends readonly unknown[]> = { [K in keyof T]: T[K] extends Delayed<infer V> ? V : T[K] };
+
+/**
+ * Compute several lazy values together, sharing intermediates. Arrays and
+ * plain objects holding Delayed values are rebuilt with the results; other
+ * values pass through. A last argument whose keys are only `scheduler`,
+ * `optimize` and `priority` is taken as options.
+ *
+ * @example
+ * ```ts
+ * const [a, b] = await compute(z, inc(10));
+ * const [c] = await compute(z, { scheduler: "sync" });
+ * ```
+ */
+export async function compute<T extends readonly unknown[]>(...args: T): Promise<Computed<T>> {
+  const [values, options] = splitOptions(args);
+  const roots: Delayed[] = [];
+  for (const v of values) findDelayed(v, roots);
+  if (roots.length === 0) return values as unknown as Computed<T>;
+  const scheduler = await resolveScheduler(options.scheduler);
+  const graph = await prepare(roots, scheduler, options);
+  const keys = [...new Set(roots.map((r) => r.key))];
+  const out = await scheduler.compute(graph, keys, options.priority === undefined ? {} : { priority: options.priority });
+  const results = new Map<Key, unknown>();
+  keys.forEach((k, i) => results.set(k, out[i]));
+  return values.map((v) => rebuild(v, results)) as unknown as Computed<T>;
+}
+
+/** @internal */
+export async function computeOne(d: Delayed, options: ComputeOptions): Promise<unknown> {
+  const [v] = await compute(d, options.scheduler === undefined && options.optimize === undefined && options.priority === undefined ? {} : options);
+  return v;
+}
+
+// Held results are released when the Delayed that refers to them is collected.
+const releaser = new FinalizationRegistry<HeldKey>((h) => h.scheduler.release([h.key]));
+
+/**
+ * Compute several lazy values and keep their results where they were
+ * computed. Returns new Delayed values referring to the kept results.
+ *
+ * @example
+ * ```ts
+ * const [x2, y2] = await persist(x, y);
+ * ```
+ */
+export async function persist<T extends readonly Delayed[]>(...args: [...T] | [...T, ComputeOptions]): Promise<T> {
+  const [values, options] = splitOptions(args);
+  const roots = values as Delayed[];
+  if (!roots.every(isDelayed)) throw new InvalidArgumentError("args", "persist takes Delayed values (and optionally options last).");
+  const scheduler = await resolveScheduler(options.scheduler);
+  const graph = await prepare(roots, scheduler, options);
+  const keys = [...new Set(roots.map((r) => r.key))];
+  const kept = await scheduler.persist(graph, keys, options.priority === undefined ? {} : { priority: options.priority });
+  const byKey = new Map<Key, Delayed>();
+  const ctor = roots[0]!.constructor as new (key: Key, node: GraphNode | undefined, deps: readonly Delayed[], nout?: number, held?: HeldKey) => Delayed;
+  keys.forEach((k, i) => {
+    const p = kept[i]!;
+    const nout = (() => {
+      try {
+        return roots.find((r) => r.key === k)!.length;
+      } catch {
+        return undefined;
+      }
+    })();
+    if (p.kind === "value") byKey.set(k, new ctor(k, { kind: "literal", value: p.value }, [], nout));
+    else {
+      const d = new ctor(k, undefined, [], nout, p.held);
+      releaser.register(d, p.held);
+      byKey.set(k, d);
+    }
+  });
+  return roots.map((r) => byKey.get(r.key)!) as unknown as T;
+}
+
+/** @internal */
+export async function persistOne(d: Delayed, options: ComputeOptions): Promise<Delayed> {
+  const [p] = await persist(d, options);
+  return p;
+}
+
+/**
+ * Draw the merged graph of several lazy values.
+ *
+ * @example
+ * ```ts
+ * await visualize(a, b, { filename: "ab.png" });
+ * ```
+ */
+export async function visualizeAll(roots: readonly Delayed[], options: VisualizeOptions & { readonly optimize?: boolean } = {}): Promise<VisualizeResult> {
+  const { visualizeGraph } = await import("../diagnostics/visualize.js");
+  let { graph } = collect(roots);
+  if (options.optimize === true) graph = optimize(graph, roots.filter((r) => graph.has(r.key)).map((r) => r.key));
+  return visualizeGraph(graph, options);
+}

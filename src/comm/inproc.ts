@@ -1,0 +1,74 @@
+/**
+ * The in-process transport: messages between threads over a `MessagePort`
+ * (or a `Worker`, which has the same shape). Sends are batched: everything
+ * sent during one turn of the event loop goes out as one `postMessage` of an
+ * array, which is what makes tens of thousands of tiny task messages cheap.
+ * Buffers listed as transferable move instead of being copied.
+ *
+ * @example
+ * ```ts
+ * const comm = new InprocComm(worker, (msgs) => msgs.forEach(handle));
+ * comm.send({ op: "free-keys", keys: ["x"] });
+ * ```
+ * @module
+ */
+
+import type { MessagePort } from "node:worker_threads";
+
+/** What may move between threads without a copy. */
+export type Transferable = ArrayBuffer | MessagePort;
+
+/** The part of `MessagePort` / `Worker` this transport uses. */
+export interface PortLike {
+  postMessage(value: unknown, transferList?: readonly Transferable[]): void;
+  on(event: "message", listener: (value: unknown) => void): unknown;
+  off?(event: "message", listener: (value: unknown) => void): unknown;
+}
+
+/** A batched, bidirectional message channel over a port. */
+export class InprocComm<Out = unknown, In = unknown> {
+  private pending: Out[] = [];
+  private transfer: Transferable[] = [];
+  private scheduled = false;
+  private closed = false;
+  private readonly listener: (value: unknown) => void;
+
+  constructor(
+    private readonly port: PortLike,
+    onMessages: (msgs: In[]) => void,
+  ) {
+    this.listener = (value) => {
+      if (!this.closed) onMessages(value as In[]);
+    };
+    port.on("message", this.listener);
+  }
+
+  /** Queue a message; it leaves with the rest of this turn's batch. */
+  send(msg: Out, transfer?: readonly Transferable[]): void {
+    if (this.closed) return;
+    this.pending.push(msg);
+    if (transfer !== undefined) for (const b of transfer) this.transfer.push(b);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  /** Send the queued batch now. */
+  flush(): void {
+    this.scheduled = false;
+    if (this.pending.length === 0 || this.closed) return;
+    const batch = this.pending;
+    const transfer = this.transfer;
+    this.pending = [];
+    this.transfer = [];
+    this.port.postMessage(batch, transfer);
+  }
+
+  /** Stop sending and receiving. */
+  close(): void {
+    this.closed = true;
+    this.pending = [];
+    this.port.off?.("message", this.listener);
+  }
+}

@@ -1,0 +1,406 @@
+/**
+ * One error hierarchy for everything a user can meet.
+ *
+ * Every class has a stable `code` (`DASK_ERR_*`) that programs can switch on,
+ * a fixed `name`, typed fields for the facts that explain it, and a message
+ * that says what to do. Errors cross threads and sockets as plain records
+ * ({@link serializeError}) and are rebuilt on the far side into the same
+ * class ({@link deserializeError}), so `instanceof` and `code` survive the trip.
+ * Instances are branded with a `Symbol.for` key so `instanceof` also works
+ * across two copies of the library in one process.
+ *
+ * @example
+ * ```ts
+ * import { isDaskError } from "dask-ts";
+ * try { await x.compute(); }
+ * catch (err) {
+ *   if (isDaskError(err, "DASK_ERR_TASK")) console.error(err.key, err.remoteStack);
+ * }
+ * ```
+ * @module
+ */
+
+const kBrand = Symbol.for("dask-ts.error");
+
+/** Every stable error code, mapped to the class that carries it. */
+export interface DaskErrorCodes {
+  DASK_ERR_INVALID_ARGUMENT: InvalidArgumentError;
+  DASK_ERR_CLOSURE: ClosureError;
+  DASK_ERR_FN_NOT_SHIPPABLE: FunctionNotShippableError;
+  DASK_ERR_MODULE: ModuleResolutionError;
+  DASK_ERR_MISSING_KEY: MissingKeyError;
+  DASK_ERR_CYCLE: CycleError;
+  DASK_ERR_TASK: TaskError;
+  DASK_ERR_KILLED_WORKER: KilledWorkerError;
+  DASK_ERR_CLOSED: ClosedError;
+  DASK_ERR_INVALID_TRANSITION: InvalidTransitionError;
+  DASK_ERR_VISUALIZE: VisualizeError;
+}
+
+/** A stable error code, such as `"DASK_ERR_TASK"`. */
+export type DaskErrorCode = keyof DaskErrorCodes;
+
+/**
+ * The base of every error dask-ts throws on purpose.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof DaskError) console.log(err.code);
+ * ```
+ */
+export class DaskError extends Error {
+  /** The stable code of this kind of error. */
+  readonly code: DaskErrorCode;
+
+  constructor(code: DaskErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    Object.defineProperty(this, kBrand, { value: true });
+  }
+
+  static [Symbol.hasInstance](value: unknown): boolean {
+    if (this === DaskError) {
+      return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[kBrand] === true;
+    }
+    return Function.prototype[Symbol.hasInstance].call(this, value);
+  }
+}
+
+/**
+ * True when `err` is a dask-ts error, optionally one of the given codes;
+ * narrows the type to the matching class.
+ *
+ * @example
+ * ```ts
+ * if (isDaskError(err, "DASK_ERR_KILLED_WORKER")) console.log(err.lastWorker);
+ * ```
+ */
+export function isDaskError<C extends DaskErrorCode>(err: unknown, ...codes: C[]): err is DaskErrorCodes[C] {
+  if (!(err instanceof DaskError)) return false;
+  return codes.length === 0 || (codes as string[]).includes(err.code);
+}
+
+/**
+ * An argument or option that cannot be used, such as `nout: -1`.
+ *
+ * @example
+ * ```ts
+ * delayed(inc, { nout: -1 }); // throws InvalidArgumentError
+ * ```
+ */
+export class InvalidArgumentError extends DaskError {
+  override readonly name = "InvalidArgumentError";
+  /** The argument or option at fault. */
+  readonly argument: string;
+  constructor(argument: string, message: string) {
+    super("DASK_ERR_INVALID_ARGUMENT", message);
+    this.argument = argument;
+  }
+}
+
+/**
+ * A function that reads variables from its enclosing scope was handed to a
+ * scheduler that must ship it to another thread or machine. Thrown before
+ * anything runs; the message names the variables and the ways to fix it.
+ *
+ * @example
+ * ```ts
+ * const k = 3;
+ * await delayed((x: number) => x * k)(1).compute(); // ClosureError: names `k`
+ * ```
+ */
+export class ClosureError extends DaskError {
+  override readonly name = "ClosureError";
+  /** The function's name, or `"<anonymous>"`. */
+  readonly functionName: string;
+  /** The outer variables the function reads. */
+  readonly variables: readonly string[];
+  constructor(functionName: string, variables: readonly string[]) {
+    const list = variables.map((v) => `\`${v}\``).join(", ");
+    const captures = variables.map((v) => `${v}`).join(", ");
+    super(
+      "DASK_ERR_CLOSURE",
+      `Function ${functionName} reads ${list} from its enclosing scope, so it cannot run on another thread ` +
+        `(JavaScript cannot send closures). Fix it in one of these ways:\n` +
+        `  - pass the values explicitly: delayed(${functionName === "<anonymous>" ? "fn" : functionName}, { captures: { ${captures} } })\n` +
+        `  - export the function from a module and register it: registerModule(import.meta.url, { ${functionName === "<anonymous>" ? "fn" : functionName} })\n` +
+        `  - make the values arguments of the function\n` +
+        `  - or run with { scheduler: "sync" }, which calls closures on this thread.`,
+    );
+    this.functionName = functionName;
+    this.variables = variables;
+  }
+}
+
+/**
+ * A function that has no source text a worker could rebuild (a bound or
+ * native function that is not a well-known global) and no module reference.
+ *
+ * @example
+ * ```ts
+ * await delayed(Math.max.bind(null, 0))(1).compute(); // FunctionNotShippableError
+ * ```
+ */
+export class FunctionNotShippableError extends DaskError {
+  override readonly name = "FunctionNotShippableError";
+  /** The function's name, or `"<anonymous>"`. */
+  readonly functionName: string;
+  constructor(functionName: string, reason: string) {
+    super(
+      "DASK_ERR_FN_NOT_SHIPPABLE",
+      `Function ${functionName} cannot be sent to a worker: ${reason}. Wrap it in a self-contained arrow function, ` +
+        `or export it from a module and register it with registerModule(import.meta.url, { ... }).`,
+    );
+    this.functionName = functionName;
+  }
+}
+
+/**
+ * A worker could not load a function by module reference: the module failed
+ * to import, or it has no such export.
+ *
+ * @example
+ * ```ts
+ * registerModule(import.meta.url, { notExported }); // ModuleResolutionError at compute
+ * ```
+ */
+export class ModuleResolutionError extends DaskError {
+  override readonly name = "ModuleResolutionError";
+  /** The module's URL or package specifier. */
+  readonly specifier: string;
+  /** The export that was looked up. */
+  readonly exportName: string;
+  constructor(specifier: string, exportName: string, reason: string, cause?: unknown) {
+    super("DASK_ERR_MODULE", `Cannot load export \`${exportName}\` of ${specifier}: ${reason}`, { cause });
+    this.specifier = specifier;
+    this.exportName = exportName;
+  }
+}
+
+/**
+ * A task refers to a key that is neither in the graph nor held by the
+ * scheduler, or a requested key is not in the graph.
+ *
+ * @example
+ * ```ts
+ * await get(new Map(), ["x"]); // MissingKeyError: key "x"
+ * ```
+ */
+export class MissingKeyError extends DaskError {
+  override readonly name = "MissingKeyError";
+  /** The key that could not be found. */
+  readonly key: string;
+  /** The task that referred to it, if any. */
+  readonly referencedBy: string | undefined;
+  constructor(key: string, referencedBy?: string) {
+    super(
+      "DASK_ERR_MISSING_KEY",
+      referencedBy === undefined
+        ? `Key "${key}" is not in the graph. Check the keys you asked for.`
+        : `Task "${referencedBy}" depends on key "${key}", which is not in the graph. Add a node for it or fix the reference.`,
+    );
+    this.key = key;
+    this.referencedBy = referencedBy;
+  }
+}
+
+/**
+ * The graph has a cycle, so no order can run it.
+ *
+ * @example
+ * ```ts
+ * // a depends on b and b on a
+ * await get(graph, ["a"]); // CycleError: a -> b -> a
+ * ```
+ */
+export class CycleError extends DaskError {
+  override readonly name = "CycleError";
+  /** The keys on the cycle, first key repeated at the end. */
+  readonly cycle: readonly string[];
+  constructor(cycle: readonly string[]) {
+    super("DASK_ERR_CYCLE", `The task graph has a cycle: ${cycle.join(" -> ")}. A task cannot depend on itself.`);
+    this.cycle = cycle;
+  }
+}
+
+/**
+ * A task threw. Carries the task's key, the original error's name, message
+ * and stack as seen on the worker; `cause` is the rebuilt original error.
+ * Tasks that depended on it fail with the same error.
+ *
+ * @example
+ * ```ts
+ * try { await bad(1).compute(); }
+ * catch (e) { if (e instanceof TaskError) console.log(e.key, e.remoteMessage); }
+ * ```
+ */
+export class TaskError extends DaskError {
+  override readonly name = "TaskError";
+  /** The key of the task that threw. */
+  readonly key: string;
+  /** The thrown error's `name`. */
+  readonly remoteName: string;
+  /** The thrown error's `message`. */
+  readonly remoteMessage: string;
+  /** The thrown error's stack, as the worker saw it. */
+  readonly remoteStack: string;
+  constructor(key: string, remote: { name: string; message: string; stack: string }, cause?: unknown) {
+    super("DASK_ERR_TASK", `Task ${key} failed: ${remote.name}: ${remote.message}`, { cause });
+    this.key = key;
+    this.remoteName = remote.name;
+    this.remoteMessage = remote.message;
+    this.remoteStack = remote.stack;
+  }
+}
+
+/**
+ * A task was running on workers that died `allowedFailures` times; it is
+ * failed rather than retried forever.
+ *
+ * @example
+ * ```ts
+ * await delayed(() => process.exit(1))().compute(); // KilledWorkerError
+ * ```
+ */
+export class KilledWorkerError extends DaskError {
+  override readonly name = "KilledWorkerError";
+  /** The task's key. */
+  readonly key: string;
+  /** The last worker that died while running it. */
+  readonly lastWorker: string;
+  /** How many worker deaths the task was allowed. */
+  readonly allowedFailures: number;
+  constructor(key: string, lastWorker: string, allowedFailures: number) {
+    super(
+      "DASK_ERR_KILLED_WORKER",
+      `Task ${key} was running on ${allowedFailures} workers that died (last: ${lastWorker}); it is marked failed ` +
+        `instead of being retried again. The task probably crashes its worker (process.exit, out of memory, a native fault).`,
+    );
+    this.key = key;
+    this.lastWorker = lastWorker;
+    this.allowedFailures = allowedFailures;
+  }
+}
+
+/**
+ * The scheduler, cluster or connection was closed while work was pending or
+ * was asked to do something after closing.
+ *
+ * @example
+ * ```ts
+ * await cluster.close(); await x.compute({ scheduler: cluster }); // ClosedError
+ * ```
+ */
+export class ClosedError extends DaskError {
+  override readonly name = "ClosedError";
+  constructor(what: string) {
+    super("DASK_ERR_CLOSED", `${what} is closed. Start a new one to run more work.`);
+  }
+}
+
+/**
+ * A state machine was asked to make a transition it does not allow. This is a
+ * bug in dask-ts; the message carries the story needed to report it.
+ *
+ * @example
+ * ```ts
+ * // only seen when validation is on and an invariant breaks
+ * ```
+ */
+export class InvalidTransitionError extends DaskError {
+  override readonly name = "InvalidTransitionError";
+  /** The key whose transition failed. */
+  readonly key: string;
+  constructor(key: string, detail: string) {
+    super("DASK_ERR_INVALID_TRANSITION", `Invalid transition for ${key}: ${detail}. This is a bug in dask-ts; please report it.`);
+    this.key = key;
+  }
+}
+
+/**
+ * The graph could not be drawn or written (for example an unknown file format).
+ *
+ * @example
+ * ```ts
+ * await x.visualize({ filename: "g.gif" }); // VisualizeError: use .dot, .svg or .png
+ * ```
+ */
+export class VisualizeError extends DaskError {
+  override readonly name = "VisualizeError";
+  constructor(message: string, cause?: unknown) {
+    super("DASK_ERR_VISUALIZE", message, { cause });
+  }
+}
+
+/** An error as a plain record that survives structured clone and msgpack. */
+export interface SerializedError {
+  readonly name: string;
+  readonly message: string;
+  readonly stack: string;
+  readonly code?: string;
+  /** Typed fields of a dask-ts error, by name. */
+  readonly fields?: Record<string, unknown>;
+}
+
+/** Turn any thrown value into a plain record. */
+export function serializeError(err: unknown): SerializedError {
+  if (err instanceof Error) {
+    const out: { name: string; message: string; stack: string; code?: string; fields?: Record<string, unknown> } = {
+      name: err.name,
+      message: err.message,
+      stack: err.stack ?? `${err.name}: ${err.message}`,
+    };
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === "string") out.code = code;
+    if (err instanceof DaskError) {
+      const fields: Record<string, unknown> = {};
+      for (const k of Object.keys(err)) {
+        const v = (err as unknown as Record<string, unknown>)[k];
+        if (k !== "code" && k !== "name" && (typeof v !== "object" || v === null || Array.isArray(v))) fields[k] = v;
+      }
+      out.fields = fields;
+    }
+    return out;
+  }
+  let text: string;
+  try {
+    text = typeof err === "string" ? err : JSON.stringify(err) ?? String(err);
+  } catch {
+    text = String(err);
+  }
+  return { name: "NonErrorThrown", message: `a non-Error value was thrown: ${text}`, stack: "" };
+}
+
+/** Rebuild an error from its record: dask-ts errors as their own class, others as `Error` with the same name. */
+export function deserializeError(rec: SerializedError): Error {
+  const f = rec.fields ?? {};
+  const s = (k: string): string => String(f[k] ?? "");
+  let err: Error;
+  switch (rec.code) {
+    case "DASK_ERR_CLOSURE":
+      err = new ClosureError(s("functionName"), (f["variables"] as string[] | undefined) ?? []);
+      break;
+    case "DASK_ERR_FN_NOT_SHIPPABLE":
+      err = Object.assign(new FunctionNotShippableError(s("functionName"), ""), { message: rec.message });
+      break;
+    case "DASK_ERR_MODULE":
+      err = Object.assign(new ModuleResolutionError(s("specifier"), s("exportName"), ""), { message: rec.message });
+      break;
+    case "DASK_ERR_MISSING_KEY":
+      err = new MissingKeyError(s("key"), f["referencedBy"] as string | undefined);
+      break;
+    case "DASK_ERR_INVALID_ARGUMENT":
+      err = new InvalidArgumentError(s("argument"), rec.message);
+      break;
+    case "DASK_ERR_KILLED_WORKER":
+      err = new KilledWorkerError(s("key"), s("lastWorker"), Number(f["allowedFailures"] ?? 0));
+      break;
+    default: {
+      err = new Error(rec.message);
+      Object.defineProperty(err, "name", { value: rec.name, configurable: true, writable: true });
+      if (rec.code !== undefined) Object.assign(err, { code: rec.code });
+    }
+  }
+  err.stack = rec.stack;
+  return err;
+}

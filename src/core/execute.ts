@@ -1,0 +1,232 @@
+/**
+ * Running one task: find its function from the reference, evaluate the
+ * argument expressions against the values of its dependencies, call it.
+ * Shared by the `sync` scheduler and every worker, so all schedulers run a
+ * task the same way.
+ *
+ * Resolved functions are cached: a graph of a million `inc` calls compiles or
+ * imports `inc` once per thread. Module references are imported on first use;
+ * a `.ts` module that fails to load because this thread has no TypeScript
+ * loader (worker threads do not inherit `node --import tsx`) gets tsx's loader
+ * registered from the module's own location, then one retry.
+ *
+ * @module
+ */
+import { createRequire } from "node:module";
+import { getOp } from "./functions.js";
+import { InvalidArgumentError, ModuleResolutionError } from "./errors.js";
+import type { Expr, FnRef, Key, TaskNode } from "./graph.js";
+
+/** A resolved task function. */
+export type TaskFunction = (...args: unknown[]) => unknown;
+
+const byRefObject = new WeakMap<FnRef, TaskFunction>();
+const byText = new Map<string, TaskFunction>();
+const factories = new Map<string, (...values: unknown[]) => TaskFunction>();
+
+// esbuild (used by tsx) writes `__name(fn, "name")` into function bodies; give rebuilt functions an equivalent.
+const nameHelper = (fn: unknown, name: string): unknown => {
+  try {
+    Object.defineProperty(fn, "name", { value: name, configurable: true });
+  } catch {
+    // frozen or odd values: the name is cosmetic
+  }
+  return fn;
+};
+
+function compileSource(ref: Extract<FnRef, { kind: "source" }>): TaskFunction {
+  const names = ref.captures === undefined ? [] : Object.keys(ref.captures);
+  const cacheKey = names.length === 0 ? ref.source : `${names.join(",")}\u0000${ref.source}`;
+  let factory = factories.get(cacheKey);
+  if (factory === undefined) {
+    // new Function, not eval: the source sees only globals and the names bound here.
+    factory = new Function("__name", ...names, `"use strict";\nreturn (${ref.source});`) as (...values: unknown[]) => TaskFunction;
+    factories.set(cacheKey, factory);
+  }
+  const values = names.map((n) => ref.captures![n]);
+  return factory(nameHelper, ...values);
+}
+
+function resolveGlobal(path: string): TaskFunction {
+  let obj: unknown = globalThis;
+  let owner: unknown = undefined;
+  for (const part of path.split(".")) {
+    owner = obj;
+    obj = (obj as Record<string, unknown> | undefined)?.[part];
+  }
+  if (typeof obj !== "function") throw new InvalidArgumentError("fn", `Global function ${path} does not exist on this thread.`);
+  // Keep `this` for methods such as JSON.parse that do not need it but must not break if they did.
+  return owner === globalThis ? (obj as TaskFunction) : (obj as TaskFunction).bind(owner);
+}
+
+let tsLoaderRegistered = false;
+async function importModule(specifier: string): Promise<Record<string, unknown>> {
+  try {
+    return (await import(specifier)) as Record<string, unknown>;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (!tsLoaderRegistered && code === "ERR_UNKNOWN_FILE_EXTENSION" && /\.[cm]?tsx?$/.test(specifier)) {
+      const base = specifier.startsWith("file:") ? specifier : import.meta.url;
+      let api: string;
+      try {
+        api = createRequire(base).resolve("tsx/esm/api");
+      } catch {
+        throw new ModuleResolutionError(
+          specifier,
+          "",
+          "it is a TypeScript module and this thread has no TypeScript loader; install tsx (npm i -D tsx) or compile the module to JavaScript",
+          err,
+        );
+      }
+      const mod = (await import(api)) as { register: () => unknown };
+      mod.register();
+      tsLoaderRegistered = true;
+      return (await import(specifier)) as Record<string, unknown>;
+    }
+    throw err;
+  }
+}
+
+async function resolveModule(specifier: string, exportName: string): Promise<TaskFunction> {
+  let ns: Record<string, unknown>;
+  try {
+    ns = await importModule(specifier);
+  } catch (err) {
+    if (err instanceof ModuleResolutionError) throw new ModuleResolutionError(specifier, exportName, err.message.replace(/^.*?: /, ""), err.cause);
+    throw new ModuleResolutionError(specifier, exportName, `the import failed (${(err as Error).message})`, err);
+  }
+  const fn = ns[exportName] ?? (ns["default"] as Record<string, unknown> | undefined)?.[exportName];
+  if (typeof fn !== "function") {
+    throw new ModuleResolutionError(
+      specifier,
+      exportName,
+      `the module has no exported function of that name. Export it (export function ${exportName} ...) under the name passed to registerModule.`,
+    );
+  }
+  return fn as TaskFunction;
+}
+
+function textKey(ref: FnRef): string | undefined {
+  switch (ref.kind) {
+    case "op":
+      return `op:${ref.name}`;
+    case "module":
+      return `m:${ref.specifier}#${ref.exportName}`;
+    case "global":
+      return `g:${ref.path}`;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The function a reference names. Returns a Promise only the first time a
+ * module reference is seen on this thread.
+ */
+export function resolveFunction(ref: FnRef): TaskFunction | Promise<TaskFunction> {
+  const hit = byRefObject.get(ref);
+  if (hit !== undefined) return hit;
+  const tk = textKey(ref);
+  if (tk !== undefined) {
+    const cached = byText.get(tk);
+    if (cached !== undefined) {
+      byRefObject.set(ref, cached);
+      return cached;
+    }
+  }
+  let fn: TaskFunction;
+  switch (ref.kind) {
+    case "local":
+      return ref.fn as TaskFunction;
+    case "op": {
+      const op = getOp(ref.name);
+      if (op === undefined) throw new InvalidArgumentError("fn", `Unknown operation "${ref.name}". Is the module that defines it imported on this thread?`);
+      fn = op as TaskFunction;
+      break;
+    }
+    case "global":
+      fn = resolveGlobal(ref.path);
+      break;
+    case "source":
+      fn = compileSource(ref);
+      break;
+    case "module":
+      return resolveModule(ref.specifier, ref.exportName).then((f) => {
+        byText.set(tk!, f);
+        byRefObject.set(ref, f);
+        return f;
+      });
+  }
+  if (tk !== undefined) byText.set(tk, fn);
+  byRefObject.set(ref, fn);
+  return fn;
+}
+
+/** Module references in a task, nested tasks included, that this thread has not imported yet. */
+function collectUnresolved(fn: FnRef, args: readonly Expr[], out: Promise<unknown>[]): void {
+  if (fn.kind === "module" && !byRefObject.has(fn)) {
+    const r = resolveFunction(fn);
+    if (r instanceof Promise) out.push(r);
+  }
+  for (const a of args) collectExpr(a, out);
+}
+function collectExpr(e: Expr, out: Promise<unknown>[]): void {
+  if (e.k === "t") collectUnresolved(e.fn, e.args, out);
+  else if (e.k === "a") for (const i of e.items) collectExpr(i, out);
+  else if (e.k === "o") for (const [, i] of e.entries) collectExpr(i, out);
+}
+
+/** Import any modules a task needs; resolves at once when there are none. */
+export function prepareTask(node: TaskNode): Promise<unknown> | undefined {
+  const pending: Promise<unknown>[] = [];
+  collectUnresolved(node.fn, node.args, pending);
+  return pending.length === 0 ? undefined : Promise.all(pending);
+}
+
+/** Evaluate an argument expression; `get` returns the value of a dependency. */
+export function evalExpr(e: Expr, get: (key: Key) => unknown): unknown {
+  switch (e.k) {
+    case "v":
+      return e.v;
+    case "r":
+      return get(e.key);
+    case "a":
+      return e.items.map((i) => evalExpr(i, get));
+    case "o": {
+      const out: Record<string, unknown> = {};
+      for (const [k, i] of e.entries) out[k] = evalExpr(i, get);
+      return out;
+    }
+    case "t":
+      return callTask(e.fn, e.args, get);
+  }
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === "object" && v !== null && typeof (v as { then?: unknown }).then === "function";
+}
+
+function callTask(ref: FnRef, args: readonly Expr[], get: (key: Key) => unknown): unknown {
+  const fn = resolveFunction(ref);
+  if (fn instanceof Promise) throw new Error(`internal: module ${(ref as { specifier?: string }).specifier} was not prepared`);
+  if (args.length === 1) {
+    const a = evalExpr(args[0]!, get);
+    // A fused async step hands its Promise to the next step: wait for it instead.
+    return args[0]!.k === "t" && isThenable(a) ? Promise.resolve(a).then((v) => fn(v)) : fn(a);
+  }
+  const values = args.map((a) => evalExpr(a, get));
+  for (let i = 0; i < args.length; i++) {
+    if (args[i]!.k === "t" && isThenable(values[i])) return Promise.all(values).then((vs) => fn(...vs));
+  }
+  return fn(...values);
+}
+
+/**
+ * Run a task whose modules are prepared (see {@link prepareTask}). Returns the
+ * function's result, which may be a Promise for async functions. A nested
+ * task (from fusion) that returns a Promise is awaited when it is a direct
+ * argument, which is the only place fusion puts one.
+ */
+export function runTask(node: TaskNode, get: (key: Key) => unknown): unknown {
+  return callTask(node.fn, node.args, get);
+}

@@ -1,0 +1,16 @@
+/**
+ * `dask-ts/distributed`: clusters. Today the embedded {@link LocalCluster} of
+ * worker threads; the network scheduler, workers and `Client` join it here.
+ *
+ * @example
+ * ```ts
+ * import { LocalCluster } from "dask-ts/distributed";
+ * await using cluster = await LocalCluster.start({ workers: 2 });
+ * console.log(await x.compute({ scheduler: cluster }));
+ * ```
+ * @module
+ */
+export { LocalCluster, defaultLocalCluster, closeDefaultLocalCluster, type LocalClusterOptions } from "./client/embedded.js";
+export { SchedulerState, type SchedulerConfig, type SchedulerEvent, type SchedulerInstruction, type TaskStateName } from "./scheduler/state.js";
+export { WorkerState, type WorkerEvent, type WorkerInstruction, type WorkerTaskStateName } from "./worker/state.js";
+export { stimulusChannel } from "./scheduler/shell.js";

@@ -1,0 +1,96 @@
+/**
+ * The messages the scheduler, workers and clients exchange. They are plain
+ * data so any transport (MessagePort, TCP) can carry them, and every message
+ * that changes state carries the `stimulusId` of the event that caused it, so
+ * a task's story can be followed across processes.
+ *
+ * @module
+ */
+import type { SerializedError } from "../core/errors.js";
+import type { Expr, FnRef, Key } from "../core/graph.js";
+
+/** Run order on a worker: compared element by element, lower first: [−user priority, generation, graph order]. */
+export type Priority = readonly [number, number, number];
+
+/** Compare two priorities (negative: `a` runs first). */
+export function comparePriority(a: Priority, b: Priority): number {
+  return a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
+}
+
+/** Scheduler → worker: run a task. `whoHas` lists where each dependency lives. */
+export interface ComputeTaskMsg {
+  readonly op: "compute-task";
+  readonly key: Key;
+  readonly fn: FnRef;
+  readonly args: readonly Expr[];
+  readonly whoHas: Readonly<Record<Key, readonly string[]>>;
+  readonly nbytes: Readonly<Record<Key, number>>;
+  readonly priority: Priority;
+  readonly runId: number;
+  /** Send the result with `task-finished` and keep no copy: only the caller wants it. */
+  readonly deliver: boolean;
+  readonly stimulusId: string;
+}
+
+/** Scheduler → worker: forget these keys (results or pending work). */
+export interface FreeKeysMsg {
+  readonly op: "free-keys";
+  readonly keys: readonly Key[];
+  readonly stimulusId: string;
+}
+
+/** Any message the scheduler sends a worker. */
+export type ToWorkerMsg = ComputeTaskMsg | FreeKeysMsg;
+
+/** Worker → scheduler: a task's result is in memory (or, when delivered, travels with this message). */
+export interface TaskFinishedMsg {
+  readonly op: "task-finished";
+  readonly key: Key;
+  readonly runId: number;
+  readonly nbytes: number;
+  /** Seconds the task took. */
+  readonly duration: number;
+  /** Present only when the scheduler asked for delivery. */
+  readonly value?: unknown;
+  readonly delivered: boolean;
+  readonly stimulusId: string;
+}
+
+/** Worker → scheduler: a task threw. */
+export interface TaskErredMsg {
+  readonly op: "task-erred";
+  readonly key: Key;
+  readonly runId: number;
+  readonly error: SerializedError;
+  readonly stimulusId: string;
+}
+
+/** Worker → scheduler: a dependency could not be fetched from any of the workers said to hold it. */
+export interface MissingDataMsg {
+  readonly op: "missing-data";
+  readonly key: Key;
+  readonly errantWorker: string;
+  readonly stimulusId: string;
+}
+
+/** Any message a worker sends the scheduler. */
+export type FromWorkerMsg = TaskFinishedMsg | TaskErredMsg | MissingDataMsg;
+
+/** Scheduler → client: a wanted key is done. `value` is present when it was delivered. */
+export interface KeyInMemoryMsg {
+  readonly op: "key-in-memory";
+  readonly key: Key;
+  readonly hasValue: boolean;
+  readonly value?: unknown;
+}
+
+/** Scheduler → client: a wanted key failed, `blame` is the task that threw. */
+export interface KeyErredMsg {
+  readonly op: "task-erred";
+  readonly key: Key;
+  readonly blame: Key;
+  readonly error: SerializedError;
+}
+
+/** Any message the scheduler sends a client. */
+export type ToClientMsg = KeyInMemoryMsg | KeyErredMsg;

@@ -1,0 +1,113 @@
+/**
+ * The thin shell that turns the pure {@link SchedulerState} into a running
+ * scheduler: it feeds stimuli in, routes the returned messages to worker
+ * links and client handlers, and answers data requests. It knows nothing
+ * about how a link carries messages, so the embedded cluster (MessagePorts)
+ * and the network scheduler (TCP) use it alike.
+ *
+ * Observability: every stimulus is published on the `dask-ts:scheduler:stimulus`
+ * diagnostics channel when anyone subscribes.
+ *
+ * @module
+ */
+import diagnostics_channel from "node:diagnostics_channel";
+import type { Key } from "../core/graph.js";
+import type { FromWorkerMsg, ToClientMsg, ToWorkerMsg } from "./messages.js";
+import { SchedulerState, type SchedulerConfig, type SchedulerEvent } from "./state.js";
+
+/** Published for every stimulus the scheduler handles. */
+export const stimulusChannel = diagnostics_channel.channel("dask-ts:scheduler:stimulus");
+
+/** How the shell reaches one worker. */
+export interface WorkerLink {
+  send(msg: ToWorkerMsg): void;
+  /** Ask the worker for the values of keys it holds. */
+  getData(keys: readonly Key[]): Promise<Readonly<Record<Key, unknown>>>;
+}
+
+/** Receives the scheduler's messages for one client. */
+export type ClientHandler = (msg: ToClientMsg) => void;
+
+export class SchedulerShell {
+  readonly state: SchedulerState;
+  private readonly links = new Map<string, WorkerLink>();
+  private readonly clients = new Map<string, ClientHandler>();
+  private seq = 0;
+
+  constructor(config: SchedulerConfig = {}) {
+    this.state = new SchedulerState(config);
+  }
+
+  /** A fresh stimulus id with a readable prefix. */
+  stimulusId(prefix: string): string {
+    return `${prefix}-${this.seq++}`;
+  }
+
+  /** Feed one stimulus and deliver what it produces. */
+  stimulus(ev: SchedulerEvent): void {
+    if (stimulusChannel.hasSubscribers) stimulusChannel.publish(ev);
+    const out = this.state.handle(ev);
+    for (const ins of out) {
+      if (ins.to === "worker") this.links.get(ins.worker)?.send(ins.msg);
+      else this.clients.get(ins.client)?.(ins.msg);
+    }
+  }
+
+  /** A worker joined. */
+  addWorker(address: string, nthreads: number, link: WorkerLink): void {
+    this.links.set(address, link);
+    this.stimulus({ type: "add-worker", address, nthreads, stimulusId: this.stimulusId("add-worker") });
+  }
+
+  /** A worker left (`expected`: retired on purpose) or died. */
+  removeWorker(address: string, expected: boolean): void {
+    if (!this.links.delete(address)) return;
+    this.stimulus({ type: "remove-worker", address, expected, stimulusId: this.stimulusId("remove-worker") });
+  }
+
+  /** Messages a worker sent. */
+  fromWorker(address: string, msg: FromWorkerMsg): void {
+    if (!this.links.has(address)) return;
+    this.stimulus({ type: "worker-message", worker: address, msg, stimulusId: msg.stimulusId });
+  }
+
+  /** Register a client's message handler. */
+  addClient(id: string, handler: ClientHandler): void {
+    this.clients.set(id, handler);
+    this.stimulus({ type: "add-client", client: id, stimulusId: this.stimulusId("add-client") });
+  }
+
+  /** A client left: everything it wanted is released. */
+  removeClient(id: string): void {
+    if (!this.clients.delete(id)) return;
+    this.stimulus({ type: "remove-client", client: id, stimulusId: this.stimulusId("remove-client") });
+  }
+
+  /** Fetch the values of keys in memory from the workers that hold them. */
+  async gather(keys: readonly Key[]): Promise<Map<Key, unknown>> {
+    const byWorker = new Map<string, Key[]>();
+    for (const k of keys) {
+      const ts = this.state.tasks.get(k);
+      const holder = ts === undefined ? undefined : [...ts.whoHas][0];
+      if (holder === undefined) throw new Error(`internal: ${k} is not in memory anywhere`);
+      let list = byWorker.get(holder.address);
+      if (list === undefined) byWorker.set(holder.address, (list = []));
+      list.push(k);
+    }
+    const out = new Map<Key, unknown>();
+    await Promise.all(
+      [...byWorker].map(async ([address, ks]) => {
+        const link = this.links.get(address);
+        if (link === undefined) throw new Error(`internal: no link to ${address}`);
+        const values = await link.getData(ks);
+        for (const k of ks) out.set(k, values[k]);
+      }),
+    );
+    return out;
+  }
+
+  /** Addresses of the connected workers. */
+  workerAddresses(): string[] {
+    return [...this.links.keys()];
+  }
+}

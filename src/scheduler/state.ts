@@ -1,0 +1,836 @@
+/**
+ * The scheduler state machine. Pure and synchronous: {@link SchedulerState.handle}
+ * takes one stimulus (a graph arrived, a task finished, a worker joined or
+ * died, a client let go of keys) and returns the messages to send. It owns no
+ * socket, timer or thread, so the embedded cluster and the network cluster
+ * run it unchanged, and tests drive it directly with `validate` on.
+ *
+ * Task states: `released` (known, nothing happening), `waiting` (needs
+ * dependencies), `queued` (ready root task held back until a worker has a
+ * free slot), `no-worker` (ready, no worker to run it), `processing` (sent to
+ * a worker), `memory` (held by one or more workers), `erred`, `forgotten`.
+ * Each change is a named transition `from->to`; a transition mutates state and
+ * returns recommendations for other tasks, which run until none are left. A
+ * pair with no direct edge goes through `released`.
+ *
+ * Placement policy:
+ * - A task with dependencies goes to the worker that needs to fetch the
+ *   fewest bytes, weighed against how busy it is.
+ * - Root tasks of large groups are *queued*: a worker gets at most
+ *   `ceil(saturation × threads)` of them at a time, so producers cannot flood
+ *   memory. When a group's tasks are known to be tiny, the limit widens to
+ *   cover `pipelineSeconds` of work per thread — enough to keep a worker busy
+ *   across a message round trip, which is what makes microsecond tasks cheap.
+ * - Outputs only a `compute()` caller wants are delivered with the
+ *   `task-finished` message and forgotten at once: no second round trip.
+ *
+ * Failure: a task that was processing on a worker that died is retried
+ * elsewhere; after `allowedFailures` such deaths it errs with
+ * {@link KilledWorkerError}. Results that lived only on the dead worker are
+ * recomputed if anyone still needs them.
+ *
+ * @module
+ */
+import { InvalidTransitionError, KilledWorkerError, serializeError, type SerializedError } from "../core/errors.js";
+import type { Key, TaskNode } from "../core/graph.js";
+import { Heap } from "./heap.js";
+import { comparePriority, type FromWorkerMsg, type Priority, type ToClientMsg, type ToWorkerMsg } from "./messages.js";
+
+/** Where a task is in its life on the scheduler. */
+export type TaskStateName = "released" | "waiting" | "queued" | "no-worker" | "processing" | "memory" | "erred" | "forgotten";
+
+/** The scheduler's record of one task. */
+export interface SchedulerTask {
+  readonly key: Key;
+  state: TaskStateName;
+  readonly run: TaskNode;
+  /** Group name (the key without its token), for statistics and root-task detection. */
+  readonly group: TaskGroup;
+  priority: Priority;
+  readonly dependencies: Set<SchedulerTask>;
+  readonly dependents: Set<SchedulerTask>;
+  /** Dependencies not yet in memory. */
+  readonly waitingOn: Set<SchedulerTask>;
+  /** Dependents that still need this result. */
+  readonly waiters: Set<SchedulerTask>;
+  readonly whoHas: Set<SchedulerWorker>;
+  processingOn: SchedulerWorker | undefined;
+  readonly whoWants: Set<SchedulerClient>;
+  nbytes: number;
+  /** Workers that died while running it. */
+  suspicious: number;
+  exception: SerializedError | undefined;
+  exceptionBlame: SchedulerTask | undefined;
+  runId: number;
+  /** The result goes to the caller with `task-finished` and no worker keeps it. */
+  deliver: boolean;
+  /** It occupies one of its worker's root-task slots. */
+  rootSlot: boolean;
+}
+
+/** Tasks sharing a name prefix: duration statistics and group size. */
+export interface TaskGroup {
+  readonly name: string;
+  size: number;
+  /** Mean seconds per task, blended; undefined until one has finished. */
+  duration: number | undefined;
+}
+
+/** The scheduler's record of one worker. */
+export interface SchedulerWorker {
+  readonly address: string;
+  readonly nthreads: number;
+  readonly processing: Set<SchedulerTask>;
+  readonly hasWhat: Set<SchedulerTask>;
+  /** Root tasks currently assigned from the queue. */
+  rootProcessing: number;
+  /** Expected seconds of work assigned. */
+  occupancy: number;
+  nbytes: number;
+}
+
+/** The scheduler's record of one client. */
+export interface SchedulerClient {
+  readonly id: string;
+  readonly wantsWhat: Set<SchedulerTask>;
+}
+
+/** A stimulus: something that happened. */
+export type SchedulerEvent =
+  | { readonly type: "add-worker"; readonly address: string; readonly nthreads: number; readonly stimulusId: string }
+  | { readonly type: "remove-worker"; readonly address: string; readonly expected: boolean; readonly stimulusId: string }
+  | { readonly type: "add-client"; readonly client: string; readonly stimulusId: string }
+  | { readonly type: "remove-client"; readonly client: string; readonly stimulusId: string }
+  | {
+      readonly type: "update-graph";
+      readonly client: string;
+      /** New tasks, in execution order (`order`): their position is their priority. */
+      readonly tasks: readonly (readonly [Key, TaskNode])[];
+      /** Keys the client wants. */
+      readonly keys: readonly Key[];
+      readonly userPriority?: number;
+      /** Deliver wanted results with their completion and forget them (compute), instead of holding them (persist). */
+      readonly deliver: boolean;
+      readonly stimulusId: string;
+    }
+  | { readonly type: "client-releases-keys"; readonly client: string; readonly keys: readonly Key[]; readonly stimulusId: string }
+  | { readonly type: "worker-message"; readonly worker: string; readonly msg: FromWorkerMsg; readonly stimulusId: string };
+
+/** A message to send, the output of a transition. */
+export type SchedulerInstruction =
+  | { readonly to: "worker"; readonly worker: string; readonly msg: ToWorkerMsg }
+  | { readonly to: "client"; readonly client: string; readonly msg: ToClientMsg };
+
+/** Tunables of the scheduler machine. */
+export interface SchedulerConfig {
+  /** Root tasks per thread a worker may hold (Dask's worker-saturation). Default 1.1. */
+  readonly workerSaturation?: number;
+  /** Seconds of known-tiny root work a thread may hold, to cover message latency. Default 0.005. */
+  readonly pipelineSeconds?: number;
+  /** Upper bound on root tasks per thread, whatever their duration. Default 2000. */
+  readonly maxRootTasksPerThread?: number;
+  /** Worker deaths a task may be present for before it errs with KilledWorkerError. Default 3. */
+  readonly allowedFailures?: number;
+  /** Check every invariant after every stimulus (tests). Default false. */
+  readonly validate?: boolean;
+  /** Keep the last N transitions for {@link SchedulerState.story}. Default 0 (off). */
+  readonly transitionLogSize?: number;
+}
+
+/** One entry of the transition log. */
+export interface TransitionRecord {
+  readonly key: Key;
+  readonly start: TaskStateName;
+  readonly finish: TaskStateName;
+  readonly stimulusId: string;
+}
+
+type Recs = Map<SchedulerTask, TaskStateName>;
+
+const TOKEN_SUFFIX = /-[0-9a-f]{16,}$/;
+/** The group name of a key: the key without a trailing hex token. */
+export function keyGroup(key: Key): string {
+  const base = key.replace(/\[.*\]$/, "");
+  return base.replace(TOKEN_SUFFIX, "");
+}
+
+const UNKNOWN_DURATION = 0.5;
+
+export class SchedulerState {
+  readonly tasks = new Map<Key, SchedulerTask>();
+  readonly workers = new Map<string, SchedulerWorker>();
+  readonly clients = new Map<string, SchedulerClient>();
+  readonly groups = new Map<string, TaskGroup>();
+  readonly unrunnable = new Set<SchedulerTask>();
+  readonly queued = new Heap<SchedulerTask>(
+    (a, b) => comparePriority(a.priority, b.priority),
+    (t) => t.state === "queued",
+  );
+  readonly log: TransitionRecord[] = [];
+  private readonly saturation: number;
+  private readonly pipelineSeconds: number;
+  private readonly maxRootPerThread: number;
+  readonly allowedFailures: number;
+  private readonly validateAfter: boolean;
+  private readonly logSize: number;
+  private generation = 0;
+  private nextRunId = 1;
+  private totalThreads = 0;
+  private out: SchedulerInstruction[] = [];
+  private stimulusId = "";
+  private readonly workerBatches = new Map<string, SchedulerInstruction[]>();
+
+  constructor(config: SchedulerConfig = {}) {
+    this.saturation = config.workerSaturation ?? 1.1;
+    this.pipelineSeconds = config.pipelineSeconds ?? 0.005;
+    this.maxRootPerThread = config.maxRootTasksPerThread ?? 2000;
+    this.allowedFailures = config.allowedFailures ?? 3;
+    this.validateAfter = config.validate ?? false;
+    this.logSize = config.transitionLogSize ?? 0;
+  }
+
+  /** Feed one stimulus; returns the messages to send, in order. */
+  handle(event: SchedulerEvent): SchedulerInstruction[] {
+    this.out = [];
+    this.stimulusId = event.stimulusId;
+    const recs: Recs = new Map();
+    switch (event.type) {
+      case "add-worker":
+        this.addWorker(event.address, event.nthreads, recs);
+        break;
+      case "remove-worker":
+        this.removeWorker(event.address, event.expected, recs);
+        break;
+      case "add-client":
+        if (!this.clients.has(event.client)) this.clients.set(event.client, { id: event.client, wantsWhat: new Set() });
+        break;
+      case "remove-client":
+        this.removeClient(event.client, recs);
+        break;
+      case "update-graph":
+        this.updateGraph(event, recs);
+        break;
+      case "client-releases-keys":
+        this.clientReleasesKeys(event.client, event.keys, recs);
+        break;
+      case "worker-message":
+        this.workerMessage(event.worker, event.msg, recs);
+        break;
+    }
+    this.transitions(recs);
+    this.flushWorkerBatches();
+    if (this.validateAfter) this.validateState();
+    return this.out;
+  }
+
+  /** The recorded transitions of a key (needs `transitionLogSize`). */
+  story(key: Key): TransitionRecord[] {
+    return this.log.filter((r) => r.key === key);
+  }
+
+  // ---- stimuli -----------------------------------------------------------
+
+  private addWorker(address: string, nthreads: number, recs: Recs): void {
+    if (this.workers.has(address)) return;
+    const ws: SchedulerWorker = { address, nthreads, processing: new Set(), hasWhat: new Set(), rootProcessing: 0, occupancy: 0, nbytes: 0 };
+    this.workers.set(address, ws);
+    this.totalThreads += nthreads;
+    for (const ts of this.unrunnable) recs.set(ts, "processing");
+    this.fillQueueSlots(ws);
+  }
+
+  private removeWorker(address: string, expected: boolean, recs: Recs): void {
+    const ws = this.workers.get(address);
+    if (ws === undefined) return;
+    this.workers.delete(address);
+    this.totalThreads -= ws.nthreads;
+    for (const ts of [...ws.processing]) {
+      this.unassign(ts, ws);
+      if (!expected) ts.suspicious += 1;
+      if (ts.suspicious >= this.allowedFailures) {
+        ts.exception = serializeError(new KilledWorkerError(ts.key, address, this.allowedFailures));
+        ts.exceptionBlame = ts;
+        this.setState(ts, "released");
+        recs.set(ts, "erred");
+      } else {
+        this.setState(ts, "released");
+        recs.set(ts, "waiting");
+      }
+    }
+    for (const ts of [...ws.hasWhat]) {
+      ws.hasWhat.delete(ts);
+      ts.whoHas.delete(ws);
+      if (ts.whoHas.size === 0 && ts.state === "memory") {
+        recs.set(ts, "released");
+      }
+    }
+    // Every other worker may now have slots; also tasks bound to the dead one re-place.
+    for (const other of this.workers.values()) this.fillQueueSlots(other);
+  }
+
+  private removeClient(id: string, recs: Recs): void {
+    const cs = this.clients.get(id);
+    if (cs === undefined) return;
+    this.clientReleasesKeys(id, [...cs.wantsWhat].map((t) => t.key), recs);
+    this.clients.delete(id);
+  }
+
+  private updateGraph(ev: Extract<SchedulerEvent, { type: "update-graph" }>, recs: Recs): void {
+    let cs = this.clients.get(ev.client);
+    if (cs === undefined) {
+      cs = { id: ev.client, wantsWhat: new Set() };
+      this.clients.set(ev.client, cs);
+    }
+    const generation = this.generation++;
+    const user = -(ev.userPriority ?? 0);
+    const fresh: SchedulerTask[] = [];
+    let i = 0;
+    for (const [key, run] of ev.tasks) {
+      const existing = this.tasks.get(key);
+      i++;
+      if (existing !== undefined) continue;
+      let group = this.groups.get(keyGroup(key));
+      if (group === undefined) {
+        group = { name: keyGroup(key), size: 0, duration: undefined };
+        this.groups.set(group.name, group);
+      }
+      group.size++;
+      const ts: SchedulerTask = {
+        key,
+        state: "released",
+        run,
+        group,
+        priority: [user, generation, i],
+        dependencies: new Set(),
+        dependents: new Set(),
+        waitingOn: new Set(),
+        waiters: new Set(),
+        whoHas: new Set(),
+        processingOn: undefined,
+        whoWants: new Set(),
+        nbytes: 0,
+        suspicious: 0,
+        exception: undefined,
+        exceptionBlame: undefined,
+        runId: 0,
+        deliver: false,
+        rootSlot: false,
+      };
+      this.tasks.set(key, ts);
+      fresh.push(ts);
+    }
+    for (const ts of fresh) {
+      for (const d of ts.run.deps) {
+        const dts = this.tasks.get(d);
+        if (dts === undefined) {
+          throw new InvalidTransitionError(ts.key, `dependency ${d} is neither in the graph nor known to the scheduler`);
+        }
+        ts.dependencies.add(dts);
+        dts.dependents.add(ts);
+      }
+    }
+    for (const key of ev.keys) {
+      const ts = this.tasks.get(key);
+      if (ts === undefined) throw new InvalidTransitionError(key, "a wanted key is not in the graph");
+      ts.whoWants.add(cs);
+      cs.wantsWhat.add(ts);
+      // Deliver-and-forget only when this caller is the sole party and nothing else will read it.
+      ts.deliver = ev.deliver && ts.whoWants.size === 1 && ts.dependents.size === 0 && ts.state !== "memory";
+      if (ts.state === "memory") this.report(ts);
+      else if (ts.state === "erred") this.report(ts);
+      else if (ts.state === "released" || ts.state === "forgotten") recs.set(ts, "waiting");
+    }
+  }
+
+  private clientReleasesKeys(id: string, keys: readonly Key[], recs: Recs): void {
+    const cs = this.clients.get(id);
+    if (cs === undefined) return;
+    for (const key of keys) {
+      const ts = this.tasks.get(key);
+      if (ts === undefined || !ts.whoWants.has(cs)) continue;
+      ts.whoWants.delete(cs);
+      cs.wantsWhat.delete(ts);
+      if (ts.whoWants.size === 0 && ts.waiters.size === 0) {
+        recs.set(ts, ts.dependents.size === 0 ? "forgotten" : "released");
+      }
+    }
+  }
+
+  private workerMessage(worker: string, msg: FromWorkerMsg, recs: Recs): void {
+    const ts = this.tasks.get(msg.key);
+    const ws = this.workers.get(worker);
+    switch (msg.op) {
+      case "task-finished": {
+        if (ts === undefined || ws === undefined || ts.state !== "processing" || ts.processingOn !== ws || ts.runId !== msg.runId) {
+          // A stale result (stolen, cancelled, or its worker was presumed dead): make sure nobody keeps it.
+          if (ws !== undefined && !msg.delivered && !(ts?.whoHas.has(ws) ?? false)) {
+            this.send(ws.address, { op: "free-keys", keys: [msg.key], stimulusId: this.stimulusId });
+          }
+          return;
+        }
+        this.recordDuration(ts, msg.duration);
+        this.finishProcessing(ts);
+        ts.nbytes = msg.nbytes;
+        if (msg.delivered) {
+          // Only the compute() caller wanted it: hand it over and forget it.
+          this.setState(ts, "memory");
+          for (const cs of ts.whoWants) this.sendClient(cs.id, { op: "key-in-memory", key: ts.key, hasValue: true, value: msg.value });
+          for (const cs of ts.whoWants) cs.wantsWhat.delete(ts);
+          ts.whoWants.clear();
+          this.releaseDependencies(ts, recs);
+          recs.set(ts, "forgotten");
+          return;
+        }
+        this.addReplica(ts, ws);
+        this.setState(ts, "memory");
+        this.onMemory(ts, recs);
+        return;
+      }
+      case "task-erred": {
+        if (ts === undefined || ws === undefined || ts.state !== "processing" || ts.processingOn !== ws || ts.runId !== msg.runId) return;
+        this.finishProcessing(ts);
+        ts.exception = msg.error;
+        ts.exceptionBlame = ts;
+        recs.set(ts, "erred");
+        return;
+      }
+      case "missing-data": {
+        const errant = this.workers.get(msg.errantWorker);
+        if (ts !== undefined && errant !== undefined && ts.whoHas.has(errant)) {
+          ts.whoHas.delete(errant);
+          errant.hasWhat.delete(ts);
+          errant.nbytes -= ts.nbytes;
+          if (ts.whoHas.size === 0 && ts.state === "memory") recs.set(ts, "released");
+        }
+        return;
+      }
+    }
+  }
+
+  // ---- transitions -------------------------------------------------------
+
+  private transitions(recs: Recs): void {
+    let guard = 0;
+    while (recs.size > 0) {
+      const [ts, finish] = recs.entries().next().value as [SchedulerTask, TaskStateName];
+      recs.delete(ts);
+      this.transition(ts, finish, recs);
+      if (++guard > 50_000_000) throw new InvalidTransitionError(ts.key, "transition loop did not settle");
+    }
+  }
+
+  private transition(ts: SchedulerTask, finish: TaskStateName, recs: Recs): void {
+    const start = ts.state;
+    if (start === finish || start === "forgotten") return;
+    switch (`${start}->${finish}`) {
+      case "released->waiting":
+        return this.releasedToWaiting(ts, recs);
+      case "waiting->processing":
+      case "no-worker->processing":
+      case "queued->processing":
+        return this.toProcessing(ts);
+      case "released->processing":
+        // A task re-placed after its worker died, with inputs still in memory.
+        return this.releasedToWaiting(ts, recs);
+      case "released->forgotten":
+        return this.releasedToForgotten(ts, recs);
+      case "released->erred":
+      case "waiting->erred":
+      case "queued->erred":
+      case "no-worker->erred":
+      case "processing->erred":
+        return this.toErred(ts, recs);
+      case "waiting->released":
+      case "queued->released":
+      case "no-worker->released":
+      case "processing->released":
+      case "memory->released":
+      case "erred->released":
+        return this.toReleased(ts, recs);
+      default:
+        if (start !== "released") {
+          this.toReleased(ts, recs);
+          if (ts.state === "released") this.transition(ts, finish, recs);
+          return;
+        }
+        if (finish === "memory" || finish === "queued" || finish === "no-worker") return this.releasedToWaiting(ts, recs);
+        throw new InvalidTransitionError(ts.key, `${start} -> ${finish}`);
+    }
+  }
+
+  private setState(ts: SchedulerTask, finish: TaskStateName): void {
+    if (this.logSize > 0) {
+      this.log.push({ key: ts.key, start: ts.state, finish, stimulusId: this.stimulusId });
+      if (this.log.length > this.logSize) this.log.splice(0, this.log.length - this.logSize);
+    }
+    ts.state = finish;
+  }
+
+  private releasedToWaiting(ts: SchedulerTask, recs: Recs): void {
+    if (ts.whoWants.size === 0 && ts.waiters.size === 0 && ts.dependents.size > 0 && ![...ts.dependents].some((d) => d.state === "waiting" || d.state === "processing")) {
+      // Nobody needs it any more.
+      return;
+    }
+    this.setState(ts, "waiting");
+    for (const dts of ts.dependencies) {
+      if (dts.exception !== undefined && dts.state === "erred") {
+        ts.exception = dts.exception;
+        ts.exceptionBlame = dts.exceptionBlame;
+        recs.set(ts, "erred");
+        return;
+      }
+    }
+    for (const dts of ts.dependencies) {
+      dts.waiters.add(ts);
+      if (dts.state !== "memory") {
+        ts.waitingOn.add(dts);
+        if (dts.state === "released" || dts.state === "forgotten") recs.set(dts, "waiting");
+      }
+    }
+    if (ts.waitingOn.size === 0) recs.set(ts, "processing");
+  }
+
+  private isRootish(ts: SchedulerTask): boolean {
+    return ts.dependencies.size === 0 && ts.group.size > 2 * Math.max(1, this.totalThreads);
+  }
+
+  private rootSlots(ws: SchedulerWorker, group: TaskGroup | undefined): number {
+    const base = Math.max(Math.ceil(this.saturation * ws.nthreads), 1);
+    const d = group?.duration;
+    if (d === undefined) return base;
+    const pipelined = Math.floor((this.pipelineSeconds / Math.max(d, 1e-7)) * ws.nthreads);
+    return Math.max(base, Math.min(pipelined, this.maxRootPerThread * ws.nthreads));
+  }
+
+  private toProcessing(ts: SchedulerTask): void {
+    if (ts.waitingOn.size > 0) return;
+    if (this.workers.size === 0) {
+      this.setState(ts, "no-worker");
+      this.unrunnable.add(ts);
+      return;
+    }
+    let ws: SchedulerWorker | undefined;
+    const rootish = this.isRootish(ts);
+    if (rootish) {
+      let best: SchedulerWorker | undefined;
+      let bestLoad = Infinity;
+      for (const w of this.workers.values()) {
+        if (w.rootProcessing >= this.rootSlots(w, ts.group)) continue;
+        const load = w.processing.size / w.nthreads;
+        if (load < bestLoad) {
+          best = w;
+          bestLoad = load;
+        }
+      }
+      if (best === undefined) {
+        if (ts.state !== "queued") {
+          this.unrunnable.delete(ts);
+          this.setState(ts, "queued");
+          this.queued.push(ts);
+        }
+        return;
+      }
+      ws = best;
+    } else {
+      ws = this.decideWorker(ts);
+    }
+    this.unrunnable.delete(ts);
+    this.setState(ts, "processing");
+    ts.processingOn = ws;
+    ts.runId = this.nextRunId++;
+    ws.processing.add(ts);
+    if (rootish) {
+      ws.rootProcessing++;
+      ts.rootSlot = true;
+    }
+    ws.occupancy += ts.group.duration ?? UNKNOWN_DURATION;
+    const whoHas: Record<Key, string[]> = {};
+    const nbytes: Record<Key, number> = {};
+    for (const d of ts.dependencies) {
+      whoHas[d.key] = [...d.whoHas].map((w) => w.address);
+      nbytes[d.key] = d.nbytes;
+    }
+    this.send(ws.address, {
+      op: "compute-task",
+      key: ts.key,
+      fn: ts.run.fn,
+      args: ts.run.args,
+      whoHas,
+      nbytes,
+      priority: ts.priority,
+      runId: ts.runId,
+      deliver: ts.deliver,
+      stimulusId: this.stimulusId,
+    });
+  }
+
+  private decideWorker(ts: SchedulerTask): SchedulerWorker {
+    let candidates: Iterable<SchedulerWorker>;
+    if (ts.dependencies.size > 0) {
+      const holders = new Set<SchedulerWorker>();
+      for (const d of ts.dependencies) for (const w of d.whoHas) holders.add(w);
+      candidates = holders.size > 0 ? holders : this.workers.values();
+    } else {
+      candidates = this.workers.values();
+    }
+    let best: SchedulerWorker | undefined;
+    let bestCost = Infinity;
+    let bestBytes = Infinity;
+    for (const w of candidates) {
+      let missing = 0;
+      for (const d of ts.dependencies) if (!d.whoHas.has(w)) missing += d.nbytes;
+      // 1 GB/s: in-process copies and loopback are far faster than Dask's 100 MB/s default.
+      const cost = w.occupancy / w.nthreads + missing / 1e9;
+      if (cost < bestCost || (cost === bestCost && w.nbytes < bestBytes)) {
+        best = w;
+        bestCost = cost;
+        bestBytes = w.nbytes;
+      }
+    }
+    return best!;
+  }
+
+  private fillQueueSlots(ws: SchedulerWorker): void {
+    for (;;) {
+      const top = this.queued.peek();
+      if (top === undefined || ws.rootProcessing >= this.rootSlots(ws, top.group)) return;
+      this.queued.pop();
+      this.placeQueued(top, ws);
+    }
+  }
+
+  private placeQueued(ts: SchedulerTask, ws: SchedulerWorker): void {
+    this.setState(ts, "processing");
+    ts.processingOn = ws;
+    ts.runId = this.nextRunId++;
+    ws.processing.add(ts);
+    ws.rootProcessing++;
+    ts.rootSlot = true;
+    ws.occupancy += ts.group.duration ?? UNKNOWN_DURATION;
+    this.send(ws.address, {
+      op: "compute-task",
+      key: ts.key,
+      fn: ts.run.fn,
+      args: ts.run.args,
+      whoHas: {},
+      nbytes: {},
+      priority: ts.priority,
+      runId: ts.runId,
+      deliver: ts.deliver,
+      stimulusId: this.stimulusId,
+    });
+  }
+
+  private finishProcessing(ts: SchedulerTask): void {
+    const ws = ts.processingOn;
+    if (ws === undefined) return;
+    this.unassign(ts, ws);
+    this.fillQueueSlots(ws);
+  }
+
+  /** Take a processing task off its worker's books. */
+  private unassign(ts: SchedulerTask, ws: SchedulerWorker): void {
+    ws.processing.delete(ts);
+    if (ts.rootSlot) {
+      ws.rootProcessing--;
+      ts.rootSlot = false;
+    }
+    ws.occupancy = ws.processing.size === 0 ? 0 : Math.max(0, ws.occupancy - (ts.group.duration ?? UNKNOWN_DURATION));
+    ts.processingOn = undefined;
+  }
+
+  private recordDuration(ts: SchedulerTask, seconds: number): void {
+    const g = ts.group;
+    g.duration = g.duration === undefined ? seconds : 0.5 * g.duration + 0.5 * seconds;
+  }
+
+  private addReplica(ts: SchedulerTask, ws: SchedulerWorker): void {
+    if (ts.whoHas.has(ws)) return;
+    ts.whoHas.add(ws);
+    ws.hasWhat.add(ts);
+    ws.nbytes += ts.nbytes;
+  }
+
+  private onMemory(ts: SchedulerTask, recs: Recs): void {
+    for (const dep of ts.dependents) {
+      if (dep.waitingOn.delete(ts) && dep.waitingOn.size === 0 && dep.state === "waiting") recs.set(dep, "processing");
+    }
+    this.releaseDependencies(ts, recs);
+    if (ts.whoWants.size > 0) this.report(ts);
+    else if (ts.waiters.size === 0 && ![...ts.dependents].some((d) => d.state === "waiting" || d.state === "processing")) {
+      recs.set(ts, ts.dependents.size === 0 ? "forgotten" : "released");
+    }
+  }
+
+  /** A task no longer needs its dependencies: let go of those nothing else needs. */
+  private releaseDependencies(ts: SchedulerTask, recs: Recs): void {
+    for (const dts of ts.dependencies) {
+      dts.waiters.delete(ts);
+      if (dts.waiters.size === 0 && dts.whoWants.size === 0 && dts.state !== "released") recs.set(dts, "released");
+    }
+  }
+
+  private report(ts: SchedulerTask): void {
+    for (const cs of ts.whoWants) {
+      if (ts.state === "memory") this.sendClient(cs.id, { op: "key-in-memory", key: ts.key, hasValue: false });
+      else if (ts.state === "erred") {
+        this.sendClient(cs.id, { op: "task-erred", key: ts.key, blame: ts.exceptionBlame?.key ?? ts.key, error: ts.exception! });
+      }
+    }
+  }
+
+  private toErred(ts: SchedulerTask, recs: Recs): void {
+    if (ts.processingOn !== undefined) {
+      const ws = ts.processingOn;
+      this.unassign(ts, ws);
+      this.send(ws.address, { op: "free-keys", keys: [ts.key], stimulusId: this.stimulusId });
+      this.fillQueueSlots(ws);
+    }
+    this.unrunnable.delete(ts);
+    for (const dts of ts.dependencies) dts.waiters.delete(ts);
+    ts.waitingOn.clear();
+    this.setState(ts, "erred");
+    for (const dep of ts.dependents) {
+      if (dep.state === "erred" || dep.state === "released" || dep.state === "forgotten") continue;
+      dep.exception = ts.exception;
+      dep.exceptionBlame = ts.exceptionBlame;
+      recs.set(dep, "erred");
+    }
+    for (const dts of ts.dependencies) {
+      if (dts.waiters.size === 0 && dts.whoWants.size === 0 && dts.state === "memory") recs.set(dts, "released");
+    }
+    this.report(ts);
+  }
+
+  private toReleased(ts: SchedulerTask, recs: Recs): void {
+    const start = ts.state;
+    if (start === "processing" && ts.processingOn !== undefined) {
+      const ws = ts.processingOn;
+      this.unassign(ts, ws);
+      this.send(ws.address, { op: "free-keys", keys: [ts.key], stimulusId: this.stimulusId });
+      this.fillQueueSlots(ws);
+    }
+    if (start === "memory") {
+      const holders = [...ts.whoHas];
+      for (const ws of holders) {
+        ws.hasWhat.delete(ts);
+        ws.nbytes -= ts.nbytes;
+        this.send(ws.address, { op: "free-keys", keys: [ts.key], stimulusId: this.stimulusId });
+      }
+      ts.whoHas.clear();
+    }
+    this.unrunnable.delete(ts);
+    for (const dts of ts.dependencies) {
+      dts.waiters.delete(ts);
+      if (dts.waiters.size === 0 && dts.whoWants.size === 0 && dts.state === "memory" && ts.whoWants.size === 0) recs.set(dts, "released");
+    }
+    ts.waitingOn.clear();
+    if (start === "erred") {
+      ts.exception = undefined;
+      ts.exceptionBlame = undefined;
+    }
+    this.setState(ts, "released");
+    // Lost while still needed: compute it again.
+    const needed = ts.whoWants.size > 0 || [...ts.dependents].some((d) => d.state === "waiting" || d.state === "processing");
+    if (needed) {
+      for (const dep of ts.dependents) {
+        if (dep.state === "waiting") {
+          dep.waitingOn.add(ts);
+          ts.waiters.add(dep);
+        } else if (dep.state === "processing") {
+          // Its worker may be fetching the lost copy: restart it once this is back.
+          recs.set(dep, "waiting");
+        }
+      }
+      if (!recs.has(ts)) recs.set(ts, "waiting");
+    } else if (ts.dependents.size === 0 && !recs.has(ts)) {
+      recs.set(ts, "forgotten");
+    }
+  }
+
+  private releasedToForgotten(ts: SchedulerTask, recs: Recs): void {
+    if (ts.whoWants.size > 0) return;
+    for (const dep of ts.dependents) if (dep.state !== "forgotten") return;
+    this.setState(ts, "forgotten");
+    this.tasks.delete(ts.key);
+    ts.group.size--;
+    if (ts.group.size === 0) this.groups.delete(ts.group.name);
+    for (const dts of ts.dependencies) {
+      dts.dependents.delete(ts);
+      dts.waiters.delete(ts);
+      if (dts.dependents.size === 0 && dts.whoWants.size === 0) recs.set(dts, "forgotten");
+    }
+  }
+
+  // ---- output ------------------------------------------------------------
+
+  private send(worker: string, msg: ToWorkerMsg): void {
+    // Batched per worker so one stimulus yields one message list per worker.
+    let batch = this.workerBatches.get(worker);
+    if (batch === undefined) {
+      batch = [];
+      this.workerBatches.set(worker, batch);
+    }
+    batch.push({ to: "worker", worker, msg });
+  }
+
+  private flushWorkerBatches(): void {
+    for (const batch of this.workerBatches.values()) for (const i of batch) this.out.push(i);
+    this.workerBatches.clear();
+  }
+
+  private sendClient(client: string, msg: ToClientMsg): void {
+    this.out.push({ to: "client", client, msg });
+  }
+
+  // ---- invariants --------------------------------------------------------
+
+  /** Check every invariant; throws InvalidTransitionError naming the first broken one. */
+  validateState(): void {
+    const fail = (ts: SchedulerTask, why: string): never => {
+      throw new InvalidTransitionError(ts.key, `invariant broken in state ${ts.state}: ${why}`);
+    };
+    let threads = 0;
+    for (const ws of this.workers.values()) {
+      threads += ws.nthreads;
+      for (const ts of ws.processing) if (ts.processingOn !== ws || ts.state !== "processing") fail(ts, `listed as processing on ${ws.address}`);
+      for (const ts of ws.hasWhat) if (!ts.whoHas.has(ws)) fail(ts, `listed in hasWhat of ${ws.address}`);
+    }
+    if (threads !== this.totalThreads) throw new InvalidTransitionError("-", "thread count out of sync");
+    for (const ts of this.tasks.values()) {
+      switch (ts.state) {
+        case "memory":
+          if (ts.whoHas.size === 0) fail(ts, "in memory but no worker holds it");
+          if (ts.processingOn !== undefined) fail(ts, "in memory but still processing");
+          break;
+        case "processing":
+          if (ts.processingOn === undefined || !ts.processingOn.processing.has(ts)) fail(ts, "processing nowhere");
+          if (!this.workers.has(ts.processingOn!.address)) fail(ts, "processing on a removed worker");
+          for (const d of ts.dependencies) if (d.state !== "memory") fail(ts, `processing before dependency ${d.key} is in memory (${d.state})`);
+          break;
+        case "waiting":
+          if (ts.waitingOn.size === 0 && ts.processingOn === undefined) {
+            // allowed only transiently; after a stimulus every ready task is placed
+            fail(ts, "waiting on nothing");
+          }
+          for (const d of ts.waitingOn) if (d.state === "memory") fail(ts, `waiting on ${d.key}, which is in memory`);
+          break;
+        case "queued":
+          if (ts.dependencies.size > 0) fail(ts, "queued with dependencies");
+          break;
+        case "erred":
+          if (ts.exception === undefined) fail(ts, "erred without an exception");
+          break;
+        case "released":
+        case "no-worker":
+          if (ts.whoHas.size > 0) fail(ts, "held by a worker");
+          break;
+        case "forgotten":
+          fail(ts, "forgotten but still in the task table");
+      }
+      if (ts.state !== "memory" && ts.whoHas.size > 0) fail(ts, "held by workers while not in memory");
+      for (const d of ts.dependencies) if (!d.dependents.has(ts)) fail(ts, `not a dependent of ${d.key}`);
+      for (const c of ts.whoWants) if (!c.wantsWhat.has(ts)) fail(ts, `wanted by ${c.id} one way only`);
+    }
+  }
+}

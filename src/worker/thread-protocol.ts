@@ -1,0 +1,32 @@
+/**
+ * Messages between the embedded cluster's scheduler thread and its worker
+ * threads, and between worker threads, beyond the scheduler protocol itself.
+ *
+ * @module
+ */
+import type { MessagePort } from "node:worker_threads";
+import type { Key } from "../core/graph.js";
+import type { FromWorkerMsg, ToWorkerMsg } from "../scheduler/messages.js";
+
+/** `workerData` of a worker thread. */
+export interface ThreadInit {
+  readonly address: string;
+  readonly nthreads: number;
+  readonly validate: boolean;
+}
+
+/** Peer ↔ peer (and scheduler → worker) data requests and replies. */
+export type PeerMsg =
+  | { readonly op: "get-data"; readonly id: number; readonly keys: readonly Key[] }
+  | { readonly op: "data"; readonly id: number; readonly values: Readonly<Record<Key, unknown>> };
+
+/** Main thread → worker thread. */
+export type ToThreadMsg =
+  | ToWorkerMsg
+  | Extract<PeerMsg, { op: "get-data" }>
+  | { readonly op: "add-peer"; readonly address: string; readonly port: MessagePort }
+  | { readonly op: "remove-peer"; readonly address: string }
+  | { readonly op: "close" };
+
+/** Worker thread → main thread. */
+export type FromThreadMsg = FromWorkerMsg | Extract<PeerMsg, { op: "data" }> | { readonly op: "ready"; readonly address: string };

@@ -1,0 +1,234 @@
+/**
+ * The entry point of a worker thread in the embedded cluster: the shell around
+ * {@link WorkerState}. It holds the data, runs tasks, answers peers' and the
+ * scheduler's requests for data, and fetches inputs from peers over direct
+ * `MessagePort`s. Everything it decides comes from the state machine.
+ *
+ * Tasks run back to back in one tight loop; every few milliseconds the loop
+ * yields to the event loop so requests from peers and the scheduler are
+ * answered while a long batch runs, and results stream back as they finish.
+ *
+ * @module
+ */
+import { parentPort, workerData, type MessagePort } from "node:worker_threads";
+import { performance } from "node:perf_hooks";
+import { serializeError } from "../core/errors.js";
+import { prepareTask, runTask } from "../core/execute.js";
+import type { Key, TaskNode } from "../core/graph.js";
+import { InprocComm } from "../comm/inproc.js";
+import { buffersOf, transferables } from "../serialize/transfer.js";
+import { sizeof } from "../serialize/sizeof.js";
+import type { ToWorkerMsg } from "../scheduler/messages.js";
+import { WorkerState, type WorkerEvent, type WorkerInstruction } from "./state.js";
+import type { ThreadInit, ToThreadMsg, FromThreadMsg, PeerMsg } from "./thread-protocol.js";
+import "../ops/index.js";
+
+const init = workerData as ThreadInit;
+const state = new WorkerState(init.address, init.nthreads, init.validate);
+const data = new Map<Key, unknown>();
+const peers = new Map<string, InprocComm<PeerMsg, PeerMsg>>();
+const pendingGathers = new Map<number, { peer: string; keys: Key[] }>();
+let nextRequest = 1;
+const runQueue: { key: Key; runId: number }[] = [];
+let runHead = 0;
+let pumping = false;
+let stimulus = 0;
+
+const toScheduler = new InprocComm<FromThreadMsg, ToThreadMsg>(parentPort!, onSchedulerMessages);
+
+function onSchedulerMessages(msgs: ToThreadMsg[]): void {
+  for (const msg of msgs) {
+    switch (msg.op) {
+      case "compute-task":
+      case "free-keys":
+        handleSchedulerMsg(msg);
+        break;
+      case "get-data":
+        toScheduler.send(...answerGetData(msg.id, msg.keys));
+        break;
+      case "add-peer":
+        addPeer(msg.address, msg.port);
+        break;
+      case "remove-peer":
+        removePeer(msg.address);
+        break;
+      case "close":
+        process.exit(0);
+    }
+  }
+  kick();
+}
+
+function handleSchedulerMsg(msg: ToWorkerMsg): void {
+  const ev: WorkerEvent = msg.op === "compute-task" ? { type: "compute-task", msg, stimulusId: msg.stimulusId } : { type: "free-keys", keys: msg.keys, stimulusId: msg.stimulusId };
+  apply(state.handle(ev));
+}
+
+function answerGetData(id: number, keys: readonly Key[]): [PeerMsg & FromThreadMsg, ArrayBuffer[]?] {
+  const values: Record<Key, unknown> = {};
+  for (const k of keys) if (data.has(k)) values[k] = data.get(k);
+  return [{ op: "data", id, values }];
+}
+
+function addPeer(address: string, port: MessagePort): void {
+  const comm = new InprocComm<PeerMsg, PeerMsg>(port, (msgs) => {
+    for (const m of msgs) {
+      if (m.op === "get-data") comm.send(...answerGetData(m.id, m.keys));
+      else gatherReply(m.id, m.values);
+    }
+    kick();
+  });
+  peers.set(address, comm);
+}
+
+function removePeer(address: string): void {
+  const comm = peers.get(address);
+  peers.delete(address);
+  comm?.close();
+  for (const [id, g] of pendingGathers) {
+    if (g.peer !== address) continue;
+    pendingGathers.delete(id);
+    apply(state.handle({ type: "gather-dep-failure", peer: address, keys: g.keys, stimulusId: `peer-lost-${stimulus++}` }));
+  }
+}
+
+function gatherReply(id: number, values: Record<Key, unknown>): void {
+  const g = pendingGathers.get(id);
+  if (g === undefined) return;
+  pendingGathers.delete(id);
+  const received = new Map<Key, number>();
+  for (const k of g.keys) {
+    if (Object.prototype.hasOwnProperty.call(values, k)) {
+      const v = values[k];
+      data.set(k, v);
+      received.set(k, sizeof(v));
+    }
+  }
+  apply(state.handle({ type: "gather-dep-success", peer: g.peer, received, requested: g.keys, stimulusId: `gather-${id}` }));
+}
+
+function apply(instructions: WorkerInstruction[]): void {
+  for (const ins of instructions) {
+    switch (ins.type) {
+      case "execute":
+        runQueue.push(ins);
+        break;
+      case "send":
+        if (ins.msg.op === "task-finished" && ins.msg.delivered) {
+          toScheduler.send(ins.msg, transferables(ins.msg.value, inputBuffers));
+        } else toScheduler.send(ins.msg);
+        break;
+      case "gather-dep": {
+        const comm = peers.get(ins.peer);
+        if (comm === undefined) {
+          // Not (or no longer) connected: the scheduler will learn the peer is gone.
+          queueMicrotask(() => {
+            apply(state.handle({ type: "gather-dep-failure", peer: ins.peer, keys: ins.keys, stimulusId: ins.stimulusId }));
+            kick();
+          });
+          break;
+        }
+        const id = nextRequest++;
+        pendingGathers.set(id, { peer: ins.peer, keys: [...ins.keys] });
+        comm.send({ op: "get-data", id, keys: ins.keys });
+        break;
+      }
+      case "release-data":
+        for (const k of ins.keys) data.delete(k);
+        break;
+    }
+  }
+}
+
+// Buffers of the inputs of the task being finished: a delivered result that shares one is copied, not moved.
+let inputBuffers = new Set<ArrayBufferLike>();
+
+const getValue = (key: Key): unknown => {
+  if (!data.has(key)) throw new Error(`internal: input ${key} is not on worker ${init.address}`);
+  return data.get(key);
+};
+
+function kick(): void {
+  if (!pumping && runHead < runQueue.length) {
+    pumping = true;
+    setImmediate(pump);
+  }
+}
+
+function pump(): void {
+  const start = performance.now();
+  while (runHead < runQueue.length) {
+    const { key, runId } = runQueue[runHead++]!;
+    const ts = state.tasks.get(key);
+    if (ts === undefined || ts.run === undefined || ts.state !== "executing" || ts.runId !== runId) {
+      if (ts?.state === "cancelled") apply(state.handle({ type: "execute-success", key, runId, nbytes: 0, duration: 0, stimulusId: `cancelled-${stimulus++}` }));
+      continue;
+    }
+    const node: TaskNode = { kind: "task", fn: ts.run.fn, args: ts.run.args, deps: [] };
+    const prep = prepareTask(node);
+    if (prep !== undefined) {
+      prep.then(
+        () => runOne(key, runId, node),
+        (err: unknown) => finish(key, runId, 0, undefined, err),
+      );
+      continue;
+    }
+    runOne(key, runId, node);
+    if (performance.now() - start > 5) break;
+  }
+  if (runHead >= runQueue.length) {
+    runQueue.length = 0;
+    runHead = 0;
+  }
+  toScheduler.flush();
+  pumping = false;
+  kick();
+}
+
+function runOne(key: Key, runId: number, node: TaskNode): void {
+  const t0 = performance.now();
+  let result: unknown;
+  try {
+    result = runTask(node, getValue);
+  } catch (err) {
+    finish(key, runId, t0, undefined, err);
+    return;
+  }
+  if (typeof result === "object" && result !== null && typeof (result as { then?: unknown }).then === "function") {
+    (result as Promise<unknown>).then(
+      (v) => {
+        finish(key, runId, t0, v, undefined, true);
+        kick();
+        toScheduler.flush();
+      },
+      (err: unknown) => {
+        finish(key, runId, t0, undefined, err);
+        kick();
+        toScheduler.flush();
+      },
+    );
+    return;
+  }
+  finish(key, runId, t0, result, undefined, true);
+}
+
+function finish(key: Key, runId: number, t0: number, value: unknown, err: unknown, ok = false): void {
+  const duration = (performance.now() - t0) / 1000;
+  const sid = `exec-${stimulus++}`;
+  if (!ok) {
+    apply(state.handle({ type: "execute-failure", key, runId, error: serializeError(err), stimulusId: sid }));
+    return;
+  }
+  const ts = state.tasks.get(key);
+  if (ts?.deliver === true && ts.state === "executing") {
+    inputBuffers = new Set();
+    for (const d of ts.dependencies) buffersOf(data.get(d.key), inputBuffers);
+    apply(state.handle({ type: "execute-success", key, runId, nbytes: sizeof(value), duration, value, stimulusId: sid }));
+    inputBuffers = new Set();
+    return;
+  }
+  if (ts?.state === "executing") data.set(key, value);
+  apply(state.handle({ type: "execute-success", key, runId, nbytes: sizeof(value), duration, stimulusId: sid }));
+}
+
+toScheduler.send({ op: "ready", address: init.address });
