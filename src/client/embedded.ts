@@ -29,7 +29,7 @@ import { assertShippable } from "../core/functions.js";
 import { task, lit, ref, opRef, type Graph, type Key, type TaskNode } from "../core/graph.js";
 import { executionOrder } from "../core/order.js";
 import { InprocComm } from "../comm/inproc.js";
-import type { ToClientMsg } from "../scheduler/messages.js";
+import type { FromWorkerMsg, ToClientMsg } from "../scheduler/messages.js";
 import { SchedulerShell } from "../scheduler/shell.js";
 import type { SchedulerConfig } from "../scheduler/state.js";
 import type { HeldKey, PersistedValue, RunOptions, Scheduler } from "../scheduler/types.js";
@@ -72,6 +72,7 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
   private closed = false;
   private readonly failures = new Map<string, (err: Error) => void>();
   private readonly deaths: number[] = [];
+  private workerWaiters: (() => void)[] = [];
   /** Clients that hold persisted keys, by key. */
   private readonly holders = new Map<Key, string>();
 
@@ -110,6 +111,22 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
     return [...this.threads.values()].filter((t) => t.ready).map((t) => t.address);
   }
 
+  /**
+   * Resolve once at least `n` workers are running (for example after a
+   * worker died and is being replaced).
+   *
+   * @example
+   * ```ts
+   * await cluster.waitForWorkers(2);
+   * ```
+   */
+  async waitForWorkers(n: number): Promise<void> {
+    while (this.workers.length < n) {
+      if (this.closed) throw new ClosedError("The local cluster");
+      await new Promise<void>((resolve) => this.workerWaiters.push(resolve));
+    }
+  }
+
   /** The scheduler's state machine, for inspection and tests. */
   get schedulerState(): SchedulerShell["state"] {
     return this.shell.state;
@@ -130,6 +147,7 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
       ready: false,
       dataRequests: new Map(),
       comm: new InprocComm<ToThreadMsg, FromThreadMsg>(thread, (msgs) => {
+        const fromWorker: FromWorkerMsg[] = [];
         for (const msg of msgs) {
           if (msg.op === "ready") {
             handle.ready = true;
@@ -144,14 +162,18 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
                 }),
             });
             onReady();
+            const waiters = this.workerWaiters;
+            this.workerWaiters = [];
+            for (const w of waiters) w();
           } else if (msg.op === "data") {
             const r = handle.dataRequests.get(msg.id);
             handle.dataRequests.delete(msg.id);
             r?.(msg.values);
           } else {
-            this.shell.fromWorker(address, msg);
+            fromWorker.push(msg);
           }
         }
+        this.shell.fromWorker(address, fromWorker);
       }),
     };
     // Without an 'error' listener, a worker's uncaught exception would crash this process.
@@ -331,6 +353,8 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
     if (this.closed) return;
     this.closed = true;
     this.failAll(new ClosedError("The local cluster"));
+    for (const w of this.workerWaiters) w();
+    this.workerWaiters = [];
     const exits = [...this.threads.values()].map((t) => t.thread.terminate());
     this.threads.clear();
     await Promise.allSettled(exits);

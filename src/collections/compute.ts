@@ -182,8 +182,20 @@ function splitOptions(args: readonly unknown[]): [unknown[], ComputeOptions] {
   return [[...args], {}];
 }
 
-/** Results of computing each argument: a Delayed's value, containers rebuilt, other values as they are. */
-export type Computed<T extends readonly unknown[]> = { [K in keyof T]: T[K] extends Delayed<infer V> ? V : T[K] };
+/** The value a lazy argument computes to: a Delayed's value, arrays and plain objects rebuilt, anything else as it is. */
+export type Resolved<T> =
+  T extends Delayed<infer V>
+    ? V
+    : T extends readonly unknown[]
+      ? { -readonly [K in keyof T]: Resolved<T[K]> }
+      : T extends (...args: never[]) => unknown
+        ? T
+        : T extends object
+          ? { -readonly [K in keyof T]: Resolved<T[K]> }
+          : T;
+
+/** Results of computing each argument (see {@link Resolved}). */
+export type Computed<T extends readonly unknown[]> = { -readonly [K in keyof T]: Resolved<T[K]> };
 
 /**
  * Compute several lazy values together, sharing intermediates. Arrays and

@@ -23,8 +23,9 @@ export interface ComputeTaskMsg {
   readonly key: Key;
   readonly fn: FnRef;
   readonly args: readonly Expr[];
-  readonly whoHas: Readonly<Record<Key, readonly string[]>>;
-  readonly nbytes: Readonly<Record<Key, number>>;
+  /** Absent for tasks without dependencies. */
+  readonly whoHas?: Readonly<Record<Key, readonly string[]>>;
+  readonly nbytes?: Readonly<Record<Key, number>>;
   readonly priority: Priority;
   readonly runId: number;
   /** Send the result with `task-finished` and keep no copy: only the caller wants it. */

@@ -45,8 +45,13 @@ export class SchedulerShell {
 
   /** Feed one stimulus and deliver what it produces. */
   stimulus(ev: SchedulerEvent): void {
-    if (stimulusChannel.hasSubscribers) stimulusChannel.publish(ev);
-    const out = this.state.handle(ev);
+    this.stimuli([ev]);
+  }
+
+  /** Feed several stimuli, in order, and deliver what they produce. */
+  stimuli(evs: readonly SchedulerEvent[]): void {
+    if (stimulusChannel.hasSubscribers) for (const ev of evs) stimulusChannel.publish(ev);
+    const out = this.state.handleBatch(evs);
     for (const ins of out) {
       if (ins.to === "worker") this.links.get(ins.worker)?.send(ins.msg);
       else this.clients.get(ins.client)?.(ins.msg);
@@ -65,10 +70,10 @@ export class SchedulerShell {
     this.stimulus({ type: "remove-worker", address, expected, stimulusId: this.stimulusId("remove-worker") });
   }
 
-  /** Messages a worker sent. */
-  fromWorker(address: string, msg: FromWorkerMsg): void {
-    if (!this.links.has(address)) return;
-    this.stimulus({ type: "worker-message", worker: address, msg, stimulusId: msg.stimulusId });
+  /** Messages a worker sent, in order. */
+  fromWorker(address: string, msgs: readonly FromWorkerMsg[]): void {
+    if (!this.links.has(address) || msgs.length === 0) return;
+    this.stimuli(msgs.map((msg) => ({ type: "worker-message", worker: address, msg, stimulusId: msg.stimulusId })));
   }
 
   /** Register a client's message handler. */

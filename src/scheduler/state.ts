@@ -33,7 +33,7 @@
  */
 import { InvalidTransitionError, KilledWorkerError, serializeError, type SerializedError } from "../core/errors.js";
 import type { Key, TaskNode } from "../core/graph.js";
-import { Heap } from "./heap.js";
+import { PriorityQueue } from "./priority-queue.js";
 import { comparePriority, type FromWorkerMsg, type Priority, type ToClientMsg, type ToWorkerMsg } from "./messages.js";
 
 /** Where a task is in its life on the scheduler. */
@@ -47,15 +47,15 @@ export interface SchedulerTask {
   /** Group name (the key without its token), for statistics and root-task detection. */
   readonly group: TaskGroup;
   priority: Priority;
-  readonly dependencies: Set<SchedulerTask>;
-  readonly dependents: Set<SchedulerTask>;
+  dependencies: Set<SchedulerTask>;
+  dependents: Set<SchedulerTask>;
   /** Dependencies not yet in memory. */
-  readonly waitingOn: Set<SchedulerTask>;
+  waitingOn: Set<SchedulerTask>;
   /** Dependents that still need this result. */
-  readonly waiters: Set<SchedulerTask>;
-  readonly whoHas: Set<SchedulerWorker>;
+  waiters: Set<SchedulerTask>;
+  whoHas: Set<SchedulerWorker>;
   processingOn: SchedulerWorker | undefined;
-  readonly whoWants: Set<SchedulerClient>;
+  whoWants: Set<SchedulerClient>;
   nbytes: number;
   /** Workers that died while running it. */
   suspicious: number;
@@ -145,16 +145,81 @@ export interface TransitionRecord {
   readonly stimulusId: string;
 }
 
-type Recs = Map<SchedulerTask, TaskStateName>;
+/**
+ * Pending recommendations: the latest target per task, visited in the order
+ * first recommended. (Popping the head of a Map instead is quadratic: V8 skips
+ * deleted entries from the start on every new iterator.)
+ */
+class Recs {
+  private readonly target = new Map<SchedulerTask, TaskStateName>();
+  private readonly queue: SchedulerTask[] = [];
+  private head = 0;
+  set(ts: SchedulerTask, finish: TaskStateName): void {
+    if (!this.target.has(ts)) this.queue.push(ts);
+    this.target.set(ts, finish);
+  }
+  has(ts: SchedulerTask): boolean {
+    return this.target.has(ts);
+  }
+  /** Forget everything (the buffer is reused across stimuli to spare the allocator). */
+  reset(): void {
+    this.target.clear();
+    this.queue.length = 0;
+    this.head = 0;
+  }
+  /** The next recommendation, or undefined when none are left. */
+  next(): [SchedulerTask, TaskStateName] | undefined {
+    while (this.head < this.queue.length) {
+      const ts = this.queue[this.head++]!;
+      const finish = this.target.get(ts);
+      if (finish === undefined) continue;
+      this.target.delete(ts);
+      return [ts, finish];
+    }
+    return undefined;
+  }
+}
 
-const TOKEN_SUFFIX = /-[0-9a-f]{16,}$/;
-/** The group name of a key: the key without a trailing hex token. */
+/** The group name of a key: the key without its block index and trailing hex token. */
 export function keyGroup(key: Key): string {
-  const base = key.replace(/\[.*\]$/, "");
-  return base.replace(TOKEN_SUFFIX, "");
+  let end = key.length;
+  if (key.charCodeAt(end - 1) === 93 /* ] */) {
+    const open = key.lastIndexOf("[");
+    if (open > 0) end = open;
+  }
+  const dash = key.lastIndexOf("-", end - 1);
+  if (dash < 0 || end - dash - 1 < 16) return key.slice(0, end);
+  for (let i = dash + 1; i < end; i++) {
+    const c = key.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return key.slice(0, end);
+  }
+  return key.slice(0, dash);
 }
 
 const UNKNOWN_DURATION = 0.5;
+
+// Most of a task's sets stay empty or tiny, and a Set costs ~300 ns to allocate:
+// every task starts with this shared, unaddable empty set and gets its own on first add.
+class EmptySet extends Set<never> {
+  override add(): never {
+    throw new Error("internal: add to the shared empty set; use grow()");
+  }
+}
+const EMPTY: Set<never> = new EmptySet();
+type SetField = "dependencies" | "dependents" | "waitingOn" | "waiters" | "whoHas" | "whoWants";
+function grow<F extends SetField>(ts: SchedulerTask, field: F): SchedulerTask[F] {
+  const s = ts[field];
+  if (s !== EMPTY) return s;
+  const fresh = new Set() as SchedulerTask[F];
+  ts[field] = fresh;
+  return fresh;
+}
+
+/** A dependent that is waiting for this task or running with it as input. */
+function hasActiveDependent(ts: SchedulerTask): boolean {
+  for (const d of ts.dependents) if (d.state === "waiting" || d.state === "processing") return true;
+  return false;
+}
 
 export class SchedulerState {
   readonly tasks = new Map<Key, SchedulerTask>();
@@ -162,7 +227,7 @@ export class SchedulerState {
   readonly clients = new Map<string, SchedulerClient>();
   readonly groups = new Map<string, TaskGroup>();
   readonly unrunnable = new Set<SchedulerTask>();
-  readonly queued = new Heap<SchedulerTask>(
+  readonly queued = new PriorityQueue<SchedulerTask>(
     (a, b) => comparePriority(a.priority, b.priority),
     (t) => t.state === "queued",
   );
@@ -179,6 +244,7 @@ export class SchedulerState {
   private out: SchedulerInstruction[] = [];
   private stimulusId = "";
   private readonly workerBatches = new Map<string, SchedulerInstruction[]>();
+  private readonly recs = new Recs();
 
   constructor(config: SchedulerConfig = {}) {
     this.saturation = config.workerSaturation ?? 1.1;
@@ -191,9 +257,26 @@ export class SchedulerState {
 
   /** Feed one stimulus; returns the messages to send, in order. */
   handle(event: SchedulerEvent): SchedulerInstruction[] {
+    return this.handleBatch([event]);
+  }
+
+  /**
+   * Feed several stimuli, each run to completion in turn; returns all the
+   * messages to send, with each worker's messages together. Cheaper than one
+   * call per stimulus when a worker reports many results at once.
+   */
+  handleBatch(events: readonly SchedulerEvent[]): SchedulerInstruction[] {
     this.out = [];
+    for (const event of events) this.handleOne(event);
+    this.flushWorkerBatches();
+    if (this.validateAfter) this.validateState();
+    return this.out;
+  }
+
+  private handleOne(event: SchedulerEvent): void {
     this.stimulusId = event.stimulusId;
-    const recs: Recs = new Map();
+    const recs = this.recs;
+    recs.reset();
     switch (event.type) {
       case "add-worker":
         this.addWorker(event.address, event.nthreads, recs);
@@ -218,9 +301,6 @@ export class SchedulerState {
         break;
     }
     this.transitions(recs);
-    this.flushWorkerBatches();
-    if (this.validateAfter) this.validateState();
-    return this.out;
   }
 
   /** The recorded transitions of a key (needs `transitionLogSize`). */
@@ -289,9 +369,10 @@ export class SchedulerState {
       const existing = this.tasks.get(key);
       i++;
       if (existing !== undefined) continue;
-      let group = this.groups.get(keyGroup(key));
+      const groupName = keyGroup(key);
+      let group = this.groups.get(groupName);
       if (group === undefined) {
-        group = { name: keyGroup(key), size: 0, duration: undefined };
+        group = { name: groupName, size: 0, duration: undefined };
         this.groups.set(group.name, group);
       }
       group.size++;
@@ -301,13 +382,13 @@ export class SchedulerState {
         run,
         group,
         priority: [user, generation, i],
-        dependencies: new Set(),
-        dependents: new Set(),
-        waitingOn: new Set(),
-        waiters: new Set(),
-        whoHas: new Set(),
+        dependencies: EMPTY,
+        dependents: EMPTY,
+        waitingOn: EMPTY,
+        waiters: EMPTY,
+        whoHas: EMPTY,
         processingOn: undefined,
-        whoWants: new Set(),
+        whoWants: EMPTY,
         nbytes: 0,
         suspicious: 0,
         exception: undefined,
@@ -325,14 +406,14 @@ export class SchedulerState {
         if (dts === undefined) {
           throw new InvalidTransitionError(ts.key, `dependency ${d} is neither in the graph nor known to the scheduler`);
         }
-        ts.dependencies.add(dts);
-        dts.dependents.add(ts);
+        grow(ts, "dependencies").add(dts);
+        grow(dts, "dependents").add(ts);
       }
     }
     for (const key of ev.keys) {
       const ts = this.tasks.get(key);
       if (ts === undefined) throw new InvalidTransitionError(key, "a wanted key is not in the graph");
-      ts.whoWants.add(cs);
+      grow(ts, "whoWants").add(cs);
       cs.wantsWhat.add(ts);
       // Deliver-and-forget only when this caller is the sole party and nothing else will read it.
       ts.deliver = ev.deliver && ts.whoWants.size === 1 && ts.dependents.size === 0 && ts.state !== "memory";
@@ -411,9 +492,8 @@ export class SchedulerState {
 
   private transitions(recs: Recs): void {
     let guard = 0;
-    while (recs.size > 0) {
-      const [ts, finish] = recs.entries().next().value as [SchedulerTask, TaskStateName];
-      recs.delete(ts);
+    for (let r = recs.next(); r !== undefined; r = recs.next()) {
+      const [ts, finish] = r;
       this.transition(ts, finish, recs);
       if (++guard > 50_000_000) throw new InvalidTransitionError(ts.key, "transition loop did not settle");
     }
@@ -467,7 +547,7 @@ export class SchedulerState {
   }
 
   private releasedToWaiting(ts: SchedulerTask, recs: Recs): void {
-    if (ts.whoWants.size === 0 && ts.waiters.size === 0 && ts.dependents.size > 0 && ![...ts.dependents].some((d) => d.state === "waiting" || d.state === "processing")) {
+    if (ts.whoWants.size === 0 && ts.waiters.size === 0 && ts.dependents.size > 0 && !hasActiveDependent(ts)) {
       // Nobody needs it any more.
       return;
     }
@@ -481,9 +561,9 @@ export class SchedulerState {
       }
     }
     for (const dts of ts.dependencies) {
-      dts.waiters.add(ts);
+      grow(dts, "waiters").add(ts);
       if (dts.state !== "memory") {
-        ts.waitingOn.add(dts);
+        grow(ts, "waitingOn").add(dts);
         if (dts.state === "released" || dts.state === "forgotten") recs.set(dts, "waiting");
       }
     }
@@ -544,10 +624,25 @@ export class SchedulerState {
       ts.rootSlot = true;
     }
     ws.occupancy += ts.group.duration ?? UNKNOWN_DURATION;
+    if (ts.dependencies.size === 0) {
+      this.send(ws.address, {
+        op: "compute-task",
+        key: ts.key,
+        fn: ts.run.fn,
+        args: ts.run.args,
+        priority: ts.priority,
+        runId: ts.runId,
+        deliver: ts.deliver,
+        stimulusId: this.stimulusId,
+      });
+      return;
+    }
     const whoHas: Record<Key, string[]> = {};
     const nbytes: Record<Key, number> = {};
     for (const d of ts.dependencies) {
-      whoHas[d.key] = [...d.whoHas].map((w) => w.address);
+      const holders: string[] = [];
+      for (const w of d.whoHas) holders.push(w.address);
+      whoHas[d.key] = holders;
       nbytes[d.key] = d.nbytes;
     }
     this.send(ws.address, {
@@ -612,8 +707,6 @@ export class SchedulerState {
       key: ts.key,
       fn: ts.run.fn,
       args: ts.run.args,
-      whoHas: {},
-      nbytes: {},
       priority: ts.priority,
       runId: ts.runId,
       deliver: ts.deliver,
@@ -646,7 +739,7 @@ export class SchedulerState {
 
   private addReplica(ts: SchedulerTask, ws: SchedulerWorker): void {
     if (ts.whoHas.has(ws)) return;
-    ts.whoHas.add(ws);
+    grow(ts, "whoHas").add(ws);
     ws.hasWhat.add(ts);
     ws.nbytes += ts.nbytes;
   }
@@ -657,7 +750,7 @@ export class SchedulerState {
     }
     this.releaseDependencies(ts, recs);
     if (ts.whoWants.size > 0) this.report(ts);
-    else if (ts.waiters.size === 0 && ![...ts.dependents].some((d) => d.state === "waiting" || d.state === "processing")) {
+    else if (ts.waiters.size === 0 && !hasActiveDependent(ts)) {
       recs.set(ts, ts.dependents.size === 0 ? "forgotten" : "released");
     }
   }
@@ -731,12 +824,12 @@ export class SchedulerState {
     }
     this.setState(ts, "released");
     // Lost while still needed: compute it again.
-    const needed = ts.whoWants.size > 0 || [...ts.dependents].some((d) => d.state === "waiting" || d.state === "processing");
+    const needed = ts.whoWants.size > 0 || hasActiveDependent(ts);
     if (needed) {
       for (const dep of ts.dependents) {
         if (dep.state === "waiting") {
-          dep.waitingOn.add(ts);
-          ts.waiters.add(dep);
+          grow(dep, "waitingOn").add(ts);
+          grow(ts, "waiters").add(dep);
         } else if (dep.state === "processing") {
           // Its worker may be fetching the lost copy: restart it once this is back.
           recs.set(dep, "waiting");
@@ -765,11 +858,20 @@ export class SchedulerState {
   // ---- output ------------------------------------------------------------
 
   private send(worker: string, msg: ToWorkerMsg): void {
-    // Batched per worker so one stimulus yields one message list per worker.
+    // Batched per worker so a stimulus batch yields one message list per worker.
     let batch = this.workerBatches.get(worker);
     if (batch === undefined) {
       batch = [];
       this.workerBatches.set(worker, batch);
+    }
+    if (msg.op === "free-keys") {
+      // Releasing a wide graph frees thousands of keys: one message, not thousands.
+      const last = batch[batch.length - 1];
+      if (last !== undefined && last.to === "worker" && last.msg.op === "free-keys") {
+        (last.msg.keys as Key[]).push(...msg.keys);
+        return;
+      }
+      msg = { op: "free-keys", keys: [...msg.keys], stimulusId: msg.stimulusId };
     }
     batch.push({ to: "worker", worker, msg });
   }

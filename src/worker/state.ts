@@ -21,7 +21,7 @@
 import type { SerializedError } from "../core/errors.js";
 import { InvalidTransitionError } from "../core/errors.js";
 import type { Expr, FnRef, Key } from "../core/graph.js";
-import { Heap } from "../scheduler/heap.js";
+import { PriorityQueue } from "../scheduler/priority-queue.js";
 import { comparePriority, type ComputeTaskMsg, type FromWorkerMsg, type Priority } from "../scheduler/messages.js";
 
 /** Where a task is on this worker. */
@@ -65,7 +65,7 @@ export type WorkerInstruction =
 
 export class WorkerState {
   readonly tasks = new Map<Key, WorkerTask>();
-  readonly ready = new Heap<WorkerTask>((a, b) => comparePriority(a.priority, b.priority), (t) => t.state === "ready");
+  readonly ready = new PriorityQueue<WorkerTask>((a, b) => comparePriority(a.priority, b.priority), (t) => t.state === "ready");
   readonly executing = new Set<WorkerTask>();
   /** Peers with a transfer under way, and the keys it carries. */
   readonly inFlight = new Map<string, Set<WorkerTask>>();
@@ -172,7 +172,7 @@ export class WorkerState {
       }
     }
     this.fetchQueue.delete(ts);
-    for (const [depKey, holders] of Object.entries(msg.whoHas)) {
+    for (const [depKey, holders] of Object.entries(msg.whoHas ?? {})) {
       const dep = this.ensure(depKey);
       ts.dependencies.add(dep);
       dep.dependents.add(ts);
@@ -180,7 +180,7 @@ export class WorkerState {
       ts.waitingFor.add(dep);
       if (dep.state === "fetch" || dep.state === "forgotten") {
         dep.state = "fetch";
-        dep.nbytes = msg.nbytes[depKey] ?? 0;
+        dep.nbytes = msg.nbytes?.[depKey] ?? 0;
         for (const h of holders) if (h !== this.address) dep.whoHas.add(h);
         this.fetchQueue.add(dep);
       } else if (dep.state === "cancelled") {

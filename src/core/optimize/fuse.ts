@@ -25,6 +25,15 @@ export interface FuseOptions {
 /** The graph with linear chains fused; keys in `keep` are never removed. */
 export function fuseLinear(graph: Graph, keep: Iterable<Key>, options: FuseOptions = {}): Graph {
   const maxHeight = options.maxHeight ?? 256;
+  // Most graphs have no chain at all: find out cheaply before ordering anything.
+  let candidates = false;
+  for (const n of graph.values()) {
+    if (n.kind === "task" && n.deps.length === 1) {
+      candidates = true;
+      break;
+    }
+  }
+  if (!candidates) return graph;
   const protectedKeys = new Set(keep);
   const deps = dependents(graph);
   // Visit in execution order, so a chain's head is fused before its next link looks at it.

@@ -1,0 +1,94 @@
+// A snapshot of every exported name, per entry point: changing the public API
+// must show up here, in review, on purpose.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+
+const expected: Record<string, string[]> = {
+  "dask-ts": [
+    "ClosedError",
+    "ClosureError",
+    "CycleError",
+    "DaskError",
+    "Delayed",
+    "FunctionNotShippableError",
+    "InvalidArgumentError",
+    "InvalidTransitionError",
+    "KilledWorkerError",
+    "MissingKeyError",
+    "ModuleResolutionError",
+    "TaskError",
+    "VisualizeError",
+    "compute",
+    "cull",
+    "defineOp",
+    "delayed",
+    "fuseLinear",
+    "inline",
+    "isDaskError",
+    "lit",
+    "opRef",
+    "optimize",
+    "order",
+    "persist",
+    "ref",
+    "registerModule",
+    "setDefaultScheduler",
+    "syncScheduler",
+    "task",
+    "tokenize",
+    "tokenizeSymbol",
+    "validateGraph",
+    "visualize",
+  ],
+  "dask-ts/distributed": ["LocalCluster", "SchedulerState", "WorkerState", "closeDefaultLocalCluster", "defaultLocalCluster", "stimulusChannel"],
+  "dask-ts/diagnostics": ["stimulusChannel", "toDot", "visualizeGraph"],
+  "dask-ts/array": [],
+  "dask-ts/dataframe": [],
+  "dask-ts/bag": [],
+};
+
+const entry: Record<string, string> = {
+  "dask-ts": "../src/index.js",
+  "dask-ts/distributed": "../src/distributed.js",
+  "dask-ts/diagnostics": "../src/diagnostics.js",
+  "dask-ts/array": "../src/array.js",
+  "dask-ts/dataframe": "../src/dataframe.js",
+  "dask-ts/bag": "../src/bag.js",
+};
+
+for (const [name, names] of Object.entries(expected)) {
+  test(`exported names of ${name}`, async () => {
+    const mod = (await import(entry[name]!)) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(mod).sort(), [...names].sort());
+  });
+}
+
+test("every error class has a stable DASK_ERR_ code", async () => {
+  const mod = (await import("../src/index.js")) as Record<string, unknown>;
+  const codes = new Set<string>();
+  for (const [name, value] of Object.entries(mod)) {
+    if (typeof value !== "function" || !/^[A-Z]\w*Error$/.test(name) || name === "DaskError") continue;
+    const proto = (value as { prototype: object }).prototype;
+    assert.ok((mod["DaskError"] as typeof Error).prototype.isPrototypeOf(proto), `${name} extends DaskError`);
+  }
+  const errors = await import("../src/core/errors.js");
+  const samples = [
+    new errors.InvalidArgumentError("x", "m"),
+    new errors.ClosureError("f", ["a"]),
+    new errors.FunctionNotShippableError("f", "r"),
+    new errors.ModuleResolutionError("s", "e", "r"),
+    new errors.MissingKeyError("k"),
+    new errors.CycleError(["a", "a"]),
+    new errors.TaskError("k", { name: "Error", message: "m", stack: "" }),
+    new errors.KilledWorkerError("k", "w", 3),
+    new errors.ClosedError("x"),
+    new errors.InvalidTransitionError("k", "d"),
+    new errors.VisualizeError("m"),
+  ];
+  for (const e of samples) {
+    assert.match(e.code, /^DASK_ERR_[A-Z_]+$/);
+    assert.ok(!codes.has(e.code), `duplicate code ${e.code}`);
+    codes.add(e.code);
+    assert.ok(errors.isDaskError(e, e.code));
+  }
+});
