@@ -247,10 +247,10 @@ export async function measure(spec: MeasureSpec, log: (line: string) => void): P
     log(`${bar}\n!!! ${id}: ${error}\n${bar}`);
   } else {
     log(
-      `  ${spec.name.padEnd(34)} ${spec.scheduler.padEnd(9)} median ${fmtSeconds(med!)}` +
-        (rec.us_per_task_median !== undefined ? `  ${fmtUs(rec.us_per_task_median)} µs/task` : "") +
-        `  [${seconds.map(fmtSeconds).join(", ")}]` +
-        (rec.build_seconds_median !== undefined ? `  build ${fmtSeconds(rec.build_seconds_median)}` : ""),
+      `  ${spec.name.padEnd(34)} ${spec.scheduler.padEnd(9)} median ${fmtMs(med!).padStart(9)}` +
+        (rec.us_per_task_median !== undefined ? `  ${fmtUs(rec.us_per_task_median).padStart(6)} µs/task` : "") +
+        `  [${seconds.map((x) => fmtMs(x).replace(" ms", "")).join(", ")}] ms` +
+        (rec.build_seconds_median !== undefined ? `  (build ${fmtMs(rec.build_seconds_median)})` : ""),
     );
   }
   return rec;
@@ -277,8 +277,10 @@ function show(v: unknown): string {
   }
 }
 
-export function fmtSeconds(s: number): string {
-  return s >= 100 ? s.toFixed(1) : s >= 1 ? s.toFixed(3) : s.toFixed(4);
+/** Seconds as milliseconds with about three significant digits (progress lines). */
+export function fmtMs(s: number): string {
+  const ms = s * 1e3;
+  return `${ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms >= 1 ? ms.toFixed(2) : ms.toFixed(3)} ms`;
 }
 
 /** µs with about three significant digits. */

@@ -17,7 +17,7 @@
  */
 import { compute, delayed, type ComputeOptions, type Delayed } from "../src/index.js";
 import { LocalCluster } from "../src/distributed.js";
-import { fmtInt, fmtSeconds, fmtUs, measure, timed, type BenchRecord, type BenchSuite, type SuiteContext } from "./harness.js";
+import { fmtInt, fmtMs, fmtUs, measure, timed, type BenchRecord, type BenchSuite, type SuiteContext } from "./harness.js";
 
 // Self-contained functions: worker threads receive them as source text.
 const inc = delayed((x: number) => x + 1, { name: "inc" });
@@ -139,7 +139,7 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
       // Warm the threads up (first messages, function compilation) before anything is timed.
       const [w] = await compute(buildIndependent(1_000).root, { scheduler: cluster });
       if (w !== triangle(1_000)) throw new Error(`embedded cluster warm-up returned ${String(w)}, expected ${triangle(1_000)}`);
-      ctx.log(`  embedded LocalCluster: ${cluster.workers.length} worker threads, up in ${fmtSeconds(started)} s, warm-up done`);
+      ctx.log(`  embedded LocalCluster: ${cluster.workers.length} worker threads, up in ${fmtMs(started)}, warm-up done`);
     }
     for (const { w, s } of todo) {
       const options: ComputeOptions = {

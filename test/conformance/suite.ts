@@ -277,7 +277,7 @@ export function conformanceSuite(target: ConformanceTarget): void {
 
       check("concurrent computations sharing a key both finish", async () => {
         const p = fresh("concurrent");
-        const slow: FnRef = { ...asyncDouble, name: "slow" };
+        const slow: FnRef = { kind: "source", source: "async (x) => { await new Promise((resolve) => setImmediate(resolve)); return x * 2; }", name: "slow" };
         const g1: Graph = new Map([[`${p}-x`, task(slow, [lit(1)])]]);
         const g2: Graph = new Map([
           [`${p}-x`, task(slow, [lit(1)])],
@@ -314,7 +314,16 @@ export function conformanceSuite(target: ConformanceTarget): void {
         ]);
         await assert.rejects(s().compute(graph, [`${p}-d2`]), (err) => assertTaskError(err, `${p}-bad`, "RangeError", /kaboom 1/, "explode"));
         await assert.rejects(s().compute(graph, [`${p}-fine`, `${p}-d1`]), (err) => assertTaskError(err, `${p}-bad`, "RangeError", /kaboom 1/, "explode"));
-        // The scheduler is still usable, and the unaffected task computes.
+      });
+
+      check("a failing task the requested keys do not need does not fail the computation", async () => {
+        const p = fresh("unaffected");
+        const graph: Graph = new Map([
+          [`${p}-bad`, task(explode, [lit(1)])],
+          [`${p}-d1`, task(inc, [ref(`${p}-bad`)])],
+          [`${p}-fine`, task(inc, [lit(5)])],
+        ]);
+        await assert.rejects(s().compute(graph, [`${p}-d1`]), TaskError);
         assert.deepEqual(await s().compute(graph, [`${p}-fine`]), [6]);
       });
 

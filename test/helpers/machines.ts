@@ -254,7 +254,8 @@ export interface SimClient {
   readonly messages: ToClientMsg[];
 }
 
-type Delivery =
+/** Something on the wire. */
+export type Delivery =
   | { readonly kind: "to-worker"; readonly worker: string; readonly ev: WorkerEvent }
   | { readonly kind: "to-scheduler"; readonly worker: string; readonly ev: SchedulerEvent }
   | { readonly kind: "execute"; readonly worker: string; readonly key: Key; readonly runId: number }
@@ -397,7 +398,12 @@ export class Cluster {
 
   /** Hand a stimulus to the scheduler now and route what it says. */
   toScheduler(ev: SchedulerEvent): void {
-    const out = this.scheduler.handle(ev);
+    this.toSchedulerBatch([ev]);
+  }
+
+  /** Hand several stimuli to the scheduler at once (`handleBatch`) and route what they say. */
+  toSchedulerBatch(evs: readonly SchedulerEvent[]): void {
+    const out = evs.length === 1 ? this.scheduler.handle(evs[0]!) : this.scheduler.handleBatch(evs);
     this.schedulerOut.push(...out);
     for (const ins of out) {
       if (ins.to === "client") {
@@ -494,6 +500,19 @@ export class Cluster {
     this.toWorker(w.address, { type: "gather-dep-success", peer: peerAddress, received, requested: keys, stimulusId });
   }
 
+  /** What is at the head of each channel (deliverable now), oldest first. */
+  heads(): Delivery[] {
+    return [...this.pending.values()].map((q) => q[0]!).sort((a, b) => a.seq - b.seq).map((it) => it.d);
+  }
+
+  /** Deliver the oldest channel head matching `pred` (links stay FIFO); fails if there is none. */
+  stepWhere(pred: (d: Delivery) => boolean): void {
+    let item: Item | undefined;
+    for (const q of this.pending.values()) if (pred(q[0]!.d) && (item === undefined || q[0]!.seq < item.seq)) item = q[0]!;
+    assert.ok(item !== undefined, `nothing deliverable matches; heads: ${JSON.stringify(this.heads().map(describeDelivery))}`);
+    this.deliver(item);
+  }
+
   /** Deliver one item; false when nothing is on the wire. */
   step(): boolean {
     if (this.size === 0) return false;
@@ -504,18 +523,30 @@ export class Cluster {
       const channels = [...this.pending.keys()];
       item = this.pending.get(channels[Math.floor(this.random() * channels.length)]!)![0]!;
     }
-    const q = this.pending.get(item!.channel)!;
+    this.deliver(item!);
+    return true;
+  }
+
+  private deliver(item: Item): void {
+    const q = this.pending.get(item.channel)!;
     q.shift();
-    if (q.length === 0) this.pending.delete(item!.channel);
+    if (q.length === 0) this.pending.delete(item.channel);
     this.size--;
-    const d = item!.d;
+    const d = item.d;
     const w = this.workers.get(d.worker)!;
     switch (d.kind) {
       case "to-worker":
         if (w.alive) this.toWorker(d.worker, d.ev);
         break;
       case "to-scheduler":
-        if (w.alive) this.toScheduler(d.ev);
+        if (!w.alive) break;
+        if (this.random !== undefined && this.random() < 0.5 && this.pending.has(item.channel)) {
+          // Like the shell: everything the worker sent so far, as one batch.
+          const rest = this.pending.get(item.channel)!;
+          this.pending.delete(item.channel);
+          this.size -= rest.length;
+          this.toSchedulerBatch([d.ev, ...rest.map((it) => (it.d as Extract<Delivery, { kind: "to-scheduler" }>).ev)]);
+        } else this.toScheduler(d.ev);
         break;
       case "execute":
         if (w.alive) this.runExecution(w, d.key, d.runId);
@@ -526,7 +557,6 @@ export class Cluster {
     }
     this.steps++;
     this.onStep?.(this, this.steps);
-    return true;
   }
 
   /** Step until nothing is on the wire; fails if that takes more than `maxSteps` (a livelock). Returns the steps taken. */
@@ -581,4 +611,18 @@ export class Cluster {
 /** Priority helper for hand-written compute-task messages. */
 export function prio(i: number, user = 0, generation = 0): Priority {
   return [-user, generation, i];
+}
+
+/** A short description of a delivery, for messages and predicates. */
+export function describeDelivery(d: Delivery): string {
+  switch (d.kind) {
+    case "to-worker":
+      return d.ev.type === "compute-task" ? `s->${d.worker} compute-task ${d.ev.msg.key}#${d.ev.msg.runId}` : `s->${d.worker} ${d.ev.type} ${d.ev.type === "free-keys" ? d.ev.keys.join(",") : ""}`;
+    case "to-scheduler":
+      return d.ev.type === "worker-message" ? `${d.worker}->s ${d.ev.msg.op} ${d.ev.msg.key}` : `${d.worker}->s ${d.ev.type}`;
+    case "execute":
+      return `exec ${d.worker} ${d.key}#${d.runId}`;
+    case "gather":
+      return `gather ${d.worker}<-${d.peer} ${d.keys.join(",")}`;
+  }
 }
