@@ -92,3 +92,12 @@ test("every error class has a stable DASK_ERR_ code", async () => {
     assert.ok(errors.isDaskError(e, e.code));
   }
 });
+
+test("every error code is documented in docs/errors.md", async () => {
+  const { readFileSync } = await import("node:fs");
+  const doc = readFileSync(new URL("../../docs/errors.md", import.meta.url), "utf8");
+  const src = readFileSync(new URL("../../src/core/errors.ts", import.meta.url), "utf8");
+  const codes = [...src.matchAll(/^\s+(DASK_ERR_[A-Z_]+): /gm)].map((m) => m[1]!);
+  assert.ok(codes.length >= 11, "found the code list in errors.ts");
+  for (const code of codes) assert.ok(doc.includes(`\`${code}\``), `${code} is missing from docs/errors.md`);
+});

@@ -31,6 +31,7 @@ import { executionOrder } from "../core/order.js";
 import { InprocComm } from "../comm/inproc.js";
 import type { FromWorkerMsg, ToClientMsg } from "../scheduler/messages.js";
 import { SchedulerShell } from "../scheduler/shell.js";
+import { packCodec } from "../scheduler/pack.js";
 import type { SchedulerConfig } from "../scheduler/state.js";
 import type { HeldKey, PersistedValue, RunOptions, Scheduler } from "../scheduler/types.js";
 import type { FromThreadMsg, ThreadInit, ToThreadMsg } from "../worker/thread-protocol.js";
@@ -174,7 +175,7 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
           }
         }
         this.shell.fromWorker(address, fromWorker);
-      }),
+      }, packCodec),
     };
     // Without an 'error' listener, a worker's uncaught exception would crash this process.
     thread.on("error", () => {});

@@ -25,6 +25,12 @@ export interface PortLike {
   off?(event: "message", listener: (value: unknown) => void): unknown;
 }
 
+/** Optional transformation of whole batches, e.g. packing many small messages into columns. */
+export interface BatchCodec {
+  encode(batch: readonly unknown[]): unknown[];
+  decode(batch: readonly unknown[]): unknown[];
+}
+
 /** A batched, bidirectional message channel over a port. */
 export class InprocComm<Out = unknown, In = unknown> {
   private pending: Out[] = [];
@@ -36,9 +42,10 @@ export class InprocComm<Out = unknown, In = unknown> {
   constructor(
     private readonly port: PortLike,
     onMessages: (msgs: In[]) => void,
+    private readonly codec?: BatchCodec,
   ) {
     this.listener = (value) => {
-      if (!this.closed) onMessages(value as In[]);
+      if (!this.closed) onMessages((codec === undefined ? value : codec.decode(value as unknown[])) as In[]);
     };
     port.on("message", this.listener);
   }
@@ -62,7 +69,7 @@ export class InprocComm<Out = unknown, In = unknown> {
     const transfer = this.transfer;
     this.pending = [];
     this.transfer = [];
-    this.port.postMessage(batch, transfer);
+    this.port.postMessage(this.codec === undefined ? batch : this.codec.encode(batch), transfer);
   }
 
   /** Stop sending and receiving. */

@@ -19,6 +19,7 @@ import { InprocComm } from "../comm/inproc.js";
 import { buffersOf, transferables } from "../serialize/transfer.js";
 import { sizeof } from "../serialize/sizeof.js";
 import type { ToWorkerMsg } from "../scheduler/messages.js";
+import { packCodec } from "../scheduler/pack.js";
 import { WorkerState, type WorkerEvent, type WorkerInstruction } from "./state.js";
 import type { ThreadInit, ToThreadMsg, FromThreadMsg, PeerMsg } from "./thread-protocol.js";
 import "../ops/index.js";
@@ -34,7 +35,7 @@ let runHead = 0;
 let pumping = false;
 let stimulus = 0;
 
-const toScheduler = new InprocComm<FromThreadMsg, ToThreadMsg>(parentPort!, onSchedulerMessages);
+const toScheduler = new InprocComm<FromThreadMsg, ToThreadMsg>(parentPort!, onSchedulerMessages, packCodec);
 
 function onSchedulerMessages(msgs: ToThreadMsg[]): void {
   for (const msg of msgs) {
