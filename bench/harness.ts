@@ -7,6 +7,8 @@
  * selected costs nothing to load.
  * @module
  */
+import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 
@@ -31,6 +33,12 @@ export interface BenchRecord {
   us_per_task_median?: number;
   us_per_task_min?: number;
   us_per_task_max?: number;
+  /**
+   * For each timed run, the share (%) of the machine's CPU capacity used by
+   * other processes meanwhile (null: run too short to tell, or not Linux).
+   * High values mean the timing is not to be trusted.
+   */
+  other_cpu_pct_all?: (number | null)[];
   /** Median seconds spent building the graph, inside `seconds_median` (TS only). */
   build_seconds_median?: number;
   /** The value of the last run (the check), and what it had to be. */
@@ -131,6 +139,45 @@ export class Selection {
 
 // ---------------------------------------------------------------- timing
 
+/** Busy CPU seconds of the whole machine since boot (all cores), from /proc/stat; undefined off Linux. */
+function machineBusySeconds(): number | undefined {
+  try {
+    const first = readFileSync("/proc/stat", "latin1").split("\n", 1)[0]!;
+    if (!first.startsWith("cpu ")) return undefined;
+    // user nice system idle iowait irq softirq steal ...; clock ticks of 1/100 s on Linux
+    const f = first.trim().split(/\s+/).slice(1).map(Number);
+    const busy = f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + (f[7] ?? 0);
+    return Number.isFinite(busy) ? busy / 100 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A point to measure other processes' CPU use from. */
+export interface CpuMark {
+  readonly wall: number;
+  readonly own: number;
+  readonly busy: number | undefined;
+}
+
+export function cpuMark(): CpuMark {
+  const u = process.cpuUsage();
+  return { wall: performance.now() / 1e3, own: (u.user + u.system) / 1e6, busy: machineBusySeconds() };
+}
+
+/**
+ * % of the machine's CPU capacity used by everything but this process
+ * (all its threads) since `from`, or null when the interval is too short for
+ * /proc/stat's 10 ms resolution to tell.
+ */
+export function otherCpuPct(from: CpuMark, to: CpuMark = cpuMark()): number | null {
+  if (from.busy === undefined || to.busy === undefined) return null;
+  const capacity = (to.wall - from.wall) * availableParallelism();
+  if (capacity < 0.5) return null;
+  const other = to.busy - from.busy - (to.own - from.own);
+  return Math.round(Math.min(100, Math.max(0, (100 * other) / capacity)));
+}
+
 let gcFn: (() => void) | undefined | null;
 
 /** A full garbage collection between runs (as Python's harness does with gc.collect()), when V8 allows it. */
@@ -193,22 +240,25 @@ function sameValue(a: unknown, b: unknown): boolean {
 export async function measure(spec: MeasureSpec, log: (line: string) => void): Promise<BenchRecord> {
   const seconds: number[] = [];
   const build: number[] = [];
+  const other: (number | null)[] = [];
   let value: unknown;
   let error: string | undefined;
   const id = `${spec.name}@${spec.scheduler}`;
   try {
     for (let i = 0; i < spec.warmup + spec.repeats; i++) {
       collectGarbage();
+      const mark = cpuMark();
       const s = await spec.once();
+      const busy = otherCpuPct(mark);
       value = s.value;
       if (!sameValue(s.value, spec.expected)) {
         error = `WRONG RESULT: got ${show(s.value)}, expected ${show(spec.expected)} (run ${i + 1}${i < spec.warmup ? ", warm-up" : ""})`;
-        if (i >= spec.warmup) seconds.push(s.seconds);
         break;
       }
       if (i >= spec.warmup) {
         seconds.push(s.seconds);
         build.push(s.buildSeconds);
+        other.push(busy);
       }
     }
   } catch (e) {
@@ -238,6 +288,7 @@ export async function measure(spec: MeasureSpec, log: (line: string) => void): P
       rec.us_per_task_max = round3((Math.max(...seconds) / spec.nTasks) * 1e6);
     }
   }
+  if (other.some((x) => x !== null)) rec.other_cpu_pct_all = other;
   if (build.length > 0) rec.build_seconds_median = round6(median(build));
   if (spec.compareTo !== undefined) rec.compare_to = spec.compareTo;
   if (spec.note !== undefined) rec.note = spec.note;
@@ -250,10 +301,17 @@ export async function measure(spec: MeasureSpec, log: (line: string) => void): P
       `  ${spec.name.padEnd(34)} ${spec.scheduler.padEnd(9)} median ${fmtMs(med!).padStart(9)}` +
         (rec.us_per_task_median !== undefined ? `  ${fmtUs(rec.us_per_task_median).padStart(6)} µs/task` : "") +
         `  [${seconds.map((x) => fmtMs(x).replace(" ms", "")).join(", ")}] ms` +
-        (rec.build_seconds_median !== undefined ? `  (build ${fmtMs(rec.build_seconds_median)})` : ""),
+        (rec.build_seconds_median !== undefined ? `  (build ${fmtMs(rec.build_seconds_median)})` : "") +
+        (noisy(rec) ? `  !! other processes used ${rec.other_cpu_pct_all!.map((x) => (x === null ? "?" : `${x}%`)).join(", ")} of the CPU` : ""),
     );
   }
   return rec;
+}
+
+/** Whether other processes took more than `threshold` % of the CPU in the median run (timing not trustworthy). */
+export function noisy(r: BenchRecord, threshold = 10): boolean {
+  const xs = (r.other_cpu_pct_all ?? []).filter((x): x is number => x !== null);
+  return xs.length > 0 && median(xs) > threshold;
 }
 
 /** Time `build()` then `run(graph)`; the sample's seconds cover both. */

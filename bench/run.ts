@@ -21,11 +21,11 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { appendFileSync, existsSync, writeFileSync } from "node:fs";
-import { availableParallelism, cpus, tmpdir, totalmem } from "node:os";
+import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { fmtInt, fmtUs, Selection, type BenchRecord, type BenchSuite, type SuiteContext } from "./harness.js";
+import { fmtInt, fmtUs, noisy, Selection, type BenchRecord, type BenchSuite, type SuiteContext } from "./harness.js";
 
 /** The suites, in run order. A new suite is a module exporting `suite: BenchSuite`, added here. */
 const SUITES: readonly { readonly name: string; readonly load: () => Promise<BenchSuite> }[] = [
@@ -187,14 +187,14 @@ function tsCell(r: BenchRecord): string {
   if (!r.ok) return `**${r.error?.startsWith("WRONG") ? "WRONG RESULT" : "FAILED"}**`;
   if (r.us_per_task_median === undefined) return "";
   const range = r.us_per_task_min !== undefined && r.us_per_task_max !== undefined && r.repeats > 1 ? ` (${fmtUs(r.us_per_task_min)}–${fmtUs(r.us_per_task_max)})` : "";
-  return `${fmtUs(r.us_per_task_median)}${range}`;
+  return `${fmtUs(r.us_per_task_median)}${range}${noisy(r) ? " ⚠" : ""}`;
 }
 
 function pyCell(r: BenchRecord | undefined, python: PythonState): string {
   if (python.kind !== "ran") return python.kind === "missing" ? "n/a" : "–";
-  if (r === undefined) return "not run";
+  if (r === undefined) return "skipped";
   if (!r.ok) return `**${r.error?.startsWith("WRONG") ? "WRONG RESULT" : "FAILED"}**`;
-  return r.us_per_task_median === undefined ? "" : fmtUs(r.us_per_task_median);
+  return r.us_per_task_median === undefined ? "" : `${fmtUs(r.us_per_task_median)}${noisy(r) ? " ⚠" : ""}`;
 }
 
 type PythonState = { kind: "ran" } | { kind: "missing" } | { kind: "off" };
@@ -227,6 +227,13 @@ function table(suite: BenchSuite, records: readonly BenchRecord[], python: Pytho
   if (notes.length > 0 || extra.length > 0) lines.push("");
   for (const n of notes) lines.push(`- ${n}`);
   lines.push(...extra);
+  const shaky = records.filter((r) => r.ok && noisy(r));
+  if (shaky.length > 0) {
+    lines.push(
+      `- ⚠ other processes used more than 10 % of the machine's CPU during these runs (median): ${shaky.map((r) => `${r.impl === "ts" ? "TS" : "Python"} ${r.name}@${r.scheduler}`).join(", ")}. ` +
+        "Those figures are not to be trusted; run again on a quiet machine.",
+    );
+  }
   const bad = records.filter((r) => !r.ok);
   for (const r of bad) lines.push(`- **${r.impl === "ts" ? "TS" : "Python"} ${r.name}@${r.scheduler}: ${r.error ?? "failed"}**`);
   return lines.join("\n");
@@ -283,8 +290,11 @@ async function main(): Promise<number> {
     cores: availableParallelism(),
     memory_gib: Math.round((totalmem() / 2 ** 30) * 10) / 10,
     python: pyInfo?.version ?? null,
+    load_average_start: loadavg().map((x) => Math.round(x * 100) / 100),
     options: { ...opts },
   };
+  const busyAtStart = loadavg()[0]! > 0.5 * availableParallelism();
+  if (busyAtStart) log(`  !!! the machine is busy (1-min load average ${loadavg()[0]!.toFixed(2)} on ${availableParallelism()} cores): timings will be noisy`);
   writeFileSync(out, `${JSON.stringify(meta)}\n`);
   const save = (rs: readonly BenchRecord[]): void => {
     if (rs.length > 0) appendFileSync(out, rs.map((r) => `${JSON.stringify({ type: "result", ...r })}\n`).join(""));
@@ -319,6 +329,9 @@ async function main(): Promise<number> {
     "",
     `Node ${process.version} on ${meta.cpu}, ${meta.cores} cores, ${meta.memory_gib} GiB; ` +
       (python.kind === "ran" ? `${pyInfo!.version}.` : python.kind === "missing" ? "Python Dask not available." : "Python Dask not run."),
+    `1-min load average at the start: ${meta.load_average_start[0]!.toFixed(2)}` +
+      (busyAtStart ? " — **the machine was busy with other work: timings are noisy**." : ".") +
+      " ⚠ marks a figure taken while other processes used more than 10 % of the CPU.",
     "µs/task = median seconds (graph construction + compute) / tasks. Python/TS = how many times faster dask-ts is than Python Dask " +
       "(TS sync vs Python sync, TS embedded vs Python threads).",
   ];

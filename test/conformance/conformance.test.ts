@@ -6,12 +6,12 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { MessageChannel } from "node:worker_threads";
 
 import { LocalCluster } from "../../src/distributed.js";
 import { syncScheduler } from "../../src/index.js";
 import { ClosedError } from "../../src/core/errors.js";
 import { lit, task, type Graph } from "../../src/core/graph.js";
+import { keepAlive } from "../fixtures/keep-alive.js";
 import { describeChild, distributedUrl, libraryUrl, runEvalScript, runModuleScript } from "../fixtures/child.js";
 import { conformanceSuite, inc, never } from "./suite.js";
 
@@ -49,22 +49,6 @@ conformanceSuite({
     "a failing task the requested keys do not need does not fail the computation": BUG_SYNC_NO_CULL,
   },
 });
-
-/**
- * The embedded cluster unrefs its threads when it thinks nothing is pending,
- * and it thinks so too early when results are gathered after a computation's
- * last key is in memory (see the lifecycle tests below). A ref'd port keeps
- * this test process alive meanwhile, so that bug cannot cancel the whole
- * suite; the lifecycle tests check it in separate processes.
- */
-function keepAlive(): () => void {
-  const { port1, port2 } = new MessageChannel();
-  port1.on("message", () => {});
-  return () => {
-    port1.close();
-    port2.close();
-  };
-}
 
 describe("LocalCluster, 2 workers, validate", () => {
   let cluster: LocalCluster | undefined;

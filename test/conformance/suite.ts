@@ -35,7 +35,7 @@ export interface ConformanceTarget {
 /** Upper bound for one conformance test; a hang fails instead of blocking the run. */
 const TEST_TIMEOUT_MS = 30_000;
 /** Bound for tests known to hang (marked todo): the right behaviour is an immediate answer. */
-const KNOWN_HANG_TIMEOUT_MS = 1_500;
+const KNOWN_HANG_TIMEOUT_MS = 1_000;
 
 // ---- function references ----------------------------------------------------
 

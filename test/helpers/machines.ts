@@ -277,6 +277,8 @@ export interface ClusterOptions {
   readonly duration?: (key: Key) => number;
   /** Called after every delivered item (kill workers from here). */
   readonly onStep?: (cluster: Cluster, step: number) => void;
+  /** Also run {@link Cluster.validate} (data maps against worker states) after every item. Default false. */
+  readonly validateEveryStep?: boolean;
 }
 
 export class Cluster {
@@ -294,12 +296,14 @@ export class Cluster {
   private readonly random: (() => number) | undefined;
   private readonly duration: (key: Key) => number;
   private readonly onStep: ((cluster: Cluster, step: number) => void) | undefined;
+  private readonly validateEveryStep: boolean;
 
   constructor(opts: ClusterOptions) {
     this.scheduler = new SchedulerState({ validate: true, ...opts.scheduler });
     this.random = opts.seed === undefined ? undefined : rng(opts.seed);
     this.duration = opts.duration ?? (() => 1e-5);
     this.onStep = opts.onStep;
+    this.validateEveryStep = opts.validateEveryStep ?? false;
     for (const n of opts.workers) this.addWorker(n);
   }
 
@@ -361,6 +365,11 @@ export class Cluster {
       ...(opts.userPriority === undefined ? {} : { userPriority: opts.userPriority }),
       stimulusId: this.sid("update-graph"),
     });
+  }
+
+  /** The client leaves (what LocalCluster.compute does once it has its values): everything it wanted is released. */
+  removeClient(client: string): void {
+    this.toScheduler({ type: "remove-client", client, stimulusId: this.sid("remove-client") });
   }
 
   release(client: string, keys: readonly Key[]): void {
@@ -556,6 +565,7 @@ export class Cluster {
         break;
     }
     this.steps++;
+    if (this.validateEveryStep) this.validate();
     this.onStep?.(this, this.steps);
   }
 

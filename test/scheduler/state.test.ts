@@ -10,6 +10,7 @@ import type { Key, TaskNode } from "../../src/core/graph.js";
 import type { ToClientMsg } from "../../src/scheduler/messages.js";
 import { SchedulerState, keyGroup } from "../../src/scheduler/state.js";
 import type { Graph } from "../../src/core/graph.js";
+import { cull } from "../../src/core/optimize/cull.js";
 import { Cluster, SchedulerDriver, add, boom, call, chain, computeTasks, describeDelivery, freedKeys, inc, max, mul, sum, toClients, toWorkers, treeReduction } from "../helpers/machines.js";
 
 /** `n` root tasks `leaf[i]` (one group), in order. */
@@ -746,7 +747,7 @@ const TREE_SUM = 8390656; // sum of inc(i) for i < 4096
 describe("simulated cluster", () => {
   it("a 4096-leaf tree reduction on 3 workers gives the right sum, strict FIFO and shuffled deliveries", () => {
     const { graph, root } = treeReduction(4096);
-    for (const seed of [undefined, 1, 2, 3, 4]) {
+    for (const seed of [undefined, 1, 2]) {
       const c = new Cluster({ workers: [1, 2, 1], ...(seed === undefined ? {} : { seed }) });
       c.submit("c1", graph, [root]);
       c.run();
@@ -760,14 +761,23 @@ describe("simulated cluster", () => {
     }
   });
 
-  it("a worker killed in the middle of a tree reduction: the sum is still right", () => {
+  it("smaller tree reductions under many delivery orders", () => {
+    const { graph, root } = treeReduction(300);
+    for (let seed = 100; seed < 120; seed++) {
+      const c = new Cluster({ workers: [1, 3, 2], seed, validateEveryStep: true });
+      c.submit("c1", graph, [root]);
+      c.run();
+      assert.equal(c.client("c1").values.get(root), (300 * 301) / 2, `seed ${seed}`);
+      c.assertClean();
+    }
+  });
+
+  it("a worker killed in the middle of a 4096-leaf tree reduction: the sum is still right", () => {
     const { graph, root } = treeReduction(4096);
     for (const [seed, at] of [
       [undefined, 5000],
-      [1, 3000],
-      [2, 12000],
-      [3, 20000],
-      [4, 8000],
+      [1, 12000],
+      [2, 20000],
     ] as const) {
       let killed = false;
       const c = new Cluster({
@@ -788,28 +798,142 @@ describe("simulated cluster", () => {
     }
   });
 
-  it("workers dying and joining at random during a computation never break an invariant nor the result", { todo: "see the worker cancellation bugs: runs deadlock with a key stuck in a worker" }, () => {
+  it("a worker killed at many different moments of a smaller tree reduction", () => {
+    const { graph, root } = treeReduction(300);
+    const failures: string[] = [];
+    for (let seed = 200; seed < 230; seed++) {
+      const at = 50 + (seed - 200) * 60;
+      const c = new Cluster({
+        workers: [1, 2, 1],
+        seed,
+        validateEveryStep: true,
+        onStep: (cl, step) => {
+          if (step === at) cl.killWorker(`w${seed % 3}`);
+        },
+      });
+      c.submit("c1", graph, [root]);
+      try {
+        c.run(100_000);
+        const got = c.client("c1").values.get(root);
+        if (got !== (300 * 301) / 2) failures.push(`seed ${seed} kill at ${at}: got ${String(got)} | ${c.describe().replace(/\n/g, " | ")}`);
+        else c.assertClean();
+      } catch (err) {
+        failures.push(`seed ${seed} kill at ${at}: ${(err as Error).message.split("\n")[0]}`);
+      }
+    }
+    assert.deepEqual(failures, []);
+  });
+
+  it("workers dying and joining at random during a computation never break an invariant nor the result", () => {
     const { graph, root } = treeReduction(1024);
     const expected = (1024 * 1025) / 2;
     const failures: string[] = [];
     for (let seed = 1; seed <= 12; seed++) {
+      let kills = 0;
       const c = new Cluster({
         workers: [1, 1, 2, 1],
         seed,
+        validateEveryStep: seed === 1,
+        scheduler: { allowedFailures: 1000 },
         onStep: (cl, step) => {
-          if (step % 700 === 0 && cl.liveWorkers().length > 1) {
+          if (step % 900 === 0 && kills < 4) {
             const live = cl.liveWorkers();
             cl.killWorker(live[step % live.length]!.address);
-            cl.addWorker(1);
+            cl.addWorker(1 + (step % 2));
+            kills++;
           }
         },
       });
       c.submit("c1", graph, [root]);
-      c.run();
-      const got = c.client("c1").values.get(root);
-      if (got !== expected) failures.push(`seed ${seed}: got ${String(got)}; ${c.describe().replace(/\n/g, " | ")}`);
+      try {
+        c.run(200_000);
+        const got = c.client("c1").values.get(root);
+        if (got !== expected) failures.push(`seed ${seed}: got ${String(got)} | ${c.describe().replace(/\n/g, " | ")}`);
+        else c.assertClean();
+      } catch (err) {
+        failures.push(`seed ${seed}: ${(err as Error).message.split("\n")[0]}`);
+      }
     }
     assert.deepEqual(failures, []);
+  });
+
+  it("workers killed (and replaced) while peers fetch from them: the computation still finishes", { todo: "worker bug: a fetch cancelled in flight (its dependent was freed after the holder died) and then the same key sent as compute-task goes to 'executing' without running: validateState throws 'executing but not counted' (without validation the key would hang)" }, () => {
+    // Found by searching seeds of this exact setup; 7 in 1500 seeds hit it.
+    const { graph, root } = treeReduction(200);
+    const failures: string[] = [];
+    for (const seed of [2, 292, 340]) {
+      const at = 20 + ((seed * 37) % 1200);
+      const at2 = 20 + ((seed * 53) % 1200);
+      const c = new Cluster({
+        workers: [1, 2, 1, 1],
+        seed,
+        scheduler: { allowedFailures: 100 },
+        onStep: (cl, step) => {
+          if (step !== at && step !== at2) return;
+          const live = cl.liveWorkers();
+          if (live.length < 2) return;
+          cl.killWorker(live[seed % live.length]!.address);
+          cl.addWorker(1);
+        },
+      });
+      c.submit("c1", graph, [root]);
+      try {
+        c.run(100_000);
+        const got = c.client("c1").values.get(root);
+        if (got !== (200 * 201) / 2) failures.push(`seed ${seed}: got ${String(got)}`);
+        else c.assertClean();
+      } catch (err) {
+        failures.push(`seed ${seed}: ${(err as Error).message.split("\n")[0]}`);
+      }
+    }
+    assert.deepEqual(failures, []);
+  });
+
+  it("with slow root tasks, neither side ever has more than ceil(1.1 x nthreads) root tasks per worker", () => {
+    const { graph, root } = treeReduction(512);
+    const limit = (n: number): number => Math.ceil(1.1 * n);
+    let peakSched = 0;
+    let peakWorker = 0;
+    const c = new Cluster({
+      workers: [1, 2, 4],
+      seed: 9,
+      duration: () => 0.5,
+      onStep: (cl) => {
+        for (const ws of cl.scheduler.workers.values()) {
+          assert.ok(ws.rootProcessing <= limit(ws.nthreads), `${ws.address}: ${ws.rootProcessing} root tasks assigned on ${ws.nthreads} threads`);
+          peakSched = Math.max(peakSched, ws.rootProcessing);
+        }
+        for (const w of cl.liveWorkers()) {
+          let roots = 0;
+          for (const t of w.state.tasks.values()) if (t.run !== undefined && t.key.startsWith("inc[") && t.state !== "memory") roots++;
+          assert.ok(roots <= limit(w.nthreads), `${w.address} holds ${roots} unfinished root tasks on ${w.nthreads} threads`);
+          peakWorker = Math.max(peakWorker, roots);
+        }
+      },
+    });
+    c.submit("c1", graph, [root]);
+    c.run();
+    assert.equal(c.client("c1").values.get(root), (512 * 513) / 2);
+    assert.equal(peakSched, limit(4), "the limit is reached, so the check is not vacuous");
+    assert.ok(peakWorker >= 2);
+    c.assertClean();
+  });
+
+  it("two clients persisting the same key: one releasing keeps it for the other", () => {
+    const { graph, root } = treeReduction(16);
+    const c = new Cluster({ workers: [1, 1], seed: 3 });
+    c.submit("a", graph, [root], { deliver: false });
+    c.submit("b", graph, [root], { deliver: false });
+    c.run();
+    assert.equal(c.client("a").values.get(root), 136);
+    assert.equal(c.client("b").values.get(root), 136);
+    c.release("a", [root]);
+    c.run();
+    assert.deepEqual(c.gather([root]), [136]);
+    c.validate();
+    c.release("b", [root]);
+    c.run();
+    c.assertClean();
   });
 
   it("a 2000-task chain", () => {
@@ -833,52 +957,80 @@ describe("simulated cluster", () => {
     graph.set("lit", { kind: "literal", value: { a: 1 } });
     graph.set("alias", { kind: "alias", target: "w" });
     for (const seed of [undefined, 11, 12, 13]) {
-      const c = new Cluster({ workers: [1, 2], ...(seed === undefined ? {} : { seed }) });
+      const c = new Cluster({ workers: [1, 2], validateEveryStep: true, ...(seed === undefined ? {} : { seed }) });
       c.submit("c1", graph, ["z", "w", "y[3]", "m", "lit", "alias"]);
       c.run();
-      assert.deepEqual(
-        Object.fromEntries(c.client("c1").values),
-        { z: 44, w: 88, "y[3]": 5, m: 9, lit: { a: 1 }, alias: 88 },
-        `seed ${seed}`,
-      );
+      const cl = c.client("c1");
+      assert.deepEqual(Object.fromEntries(cl.values), { z: 44, w: 88, "y[3]": 5, m: 9, lit: { a: 1 }, alias: 88 }, `seed ${seed}`);
+      // Outputs other tasks read are held and gathered; pure outputs are delivered.
+      assert.deepEqual([...cl.held].sort(), ["w", "y[3]", "z"]);
+      assert.equal(c.scheduler.tasks.get("m"), undefined);
+      c.removeClient("c1");
+      c.run();
       c.assertClean();
 
       // Persist, then compute on top of the held keys, then release.
-      c.submit("p", graph, ["z", "x"], { deliver: false });
+      c.submit("p", cull(graph, ["z", "x"]), ["z", "x"], { deliver: false });
       c.run();
       assert.deepEqual(c.gather(["z", "x"]), [44, 2]);
       assert.deepEqual([...c.client("p").held].sort(), ["x", "z"]);
-      const more: Graph = new Map([["q", call(add, "z", "x")]]);
       c.submitTasks("c2", [["q", call(add, "z", "x")]], ["q"]);
-      void more;
       c.run();
       assert.equal(c.client("c2").values.get("q"), 46);
       assert.equal(c.scheduler.tasks.get("z")?.state, "memory");
+      c.removeClient("c2");
       c.release("p", ["z", "x"]);
       c.run();
       c.assertClean();
     }
   });
 
-  it("a failing task reaches the client with its blame, and nothing is left behind once released", { todo: "the scheduler never tells a worker to drop a task that erred there: the worker keeps it in state 'error' forever" }, () => {
+  it("tasks of a submitted graph that no wanted key needs do not stay in the scheduler forever", { todo: "update-graph does not cull: a task nobody wants and nothing needs is created 'released' and never forgotten, and it pins every dependency it has (they cannot be forgotten while it exists)" }, () => {
+    const graph: Graph = new Map([
+      ["x", call(inc, 1)],
+      ["unused", call(inc, "x")],
+    ]);
+    const c = new Cluster({ workers: [1] });
+    c.submit("c1", graph, ["x"], { deliver: false });
+    c.run();
+    assert.deepEqual(c.gather(["x"]), [2]);
+    c.release("c1", ["x"]);
+    c.run();
+    assert.deepEqual([...c.scheduler.tasks.keys()], [], `left: ${[...c.scheduler.tasks.values()].map((t) => `${t.key}:${t.state}`).join(" ")}`);
+    c.assertClean();
+  });
+
+  it("a failing task reaches the client with its blame; its siblings still finish", () => {
     const graph: Graph = new Map([
       ["a", call(inc, 1)],
       ["bad", call(boom, "a")],
       ["after", call(inc, "bad")],
       ["fine", call(inc, "a")],
     ]);
-    const c = new Cluster({ workers: [1, 1] });
-    c.submit("c1", graph, ["after", "fine"]);
+    for (const seed of [undefined, 3, 4]) {
+      const c = new Cluster({ workers: [1, 1], ...(seed === undefined ? {} : { seed }) });
+      c.submit("c1", graph, ["after", "fine"]);
+      c.run();
+      const cl = c.client("c1");
+      assert.equal(cl.values.get("fine"), 3);
+      const err = cl.errors.get("after");
+      assert.ok(err !== undefined);
+      assert.equal(err.blame, "bad");
+      assert.equal(err.error.name, "RangeError");
+      assert.equal(err.error.message, "boom 2");
+      c.removeClient("c1");
+      c.run();
+      c.validate();
+      assert.equal(c.scheduler.tasks.size, 0);
+    }
+  });
+
+  it("after a failing task is released, no worker keeps anything", { todo: "the scheduler never tells a worker to drop a task that erred there (task-erred unassigns it first, so toErred sends no free-keys; releasing an erred task sends none either): the worker keeps it in state 'error' forever" }, () => {
+    const c = new Cluster({ workers: [1] });
+    c.submit("c1", new Map([["bad", call(boom, 1)]]), ["bad"]);
     c.run();
-    const cl = c.client("c1");
-    assert.equal(cl.values.get("fine"), 3);
-    const err = cl.errors.get("after");
-    assert.ok(err !== undefined);
-    assert.equal(err.blame, "bad");
-    assert.equal(err.error.name, "RangeError");
-    assert.equal(err.error.message, "boom 2");
-    c.validate();
-    c.release("c1", ["after"]);
+    assert.equal(c.client("c1").errors.get("bad")?.blame, "bad");
+    c.removeClient("c1");
     c.run();
     assert.equal(c.scheduler.tasks.size, 0);
     c.assertClean();
