@@ -24,9 +24,19 @@
  */
 import { availableParallelism } from "node:os";
 import { MessageChannel, Worker } from "node:worker_threads";
-import { ClosedError, InvalidArgumentError, KilledWorkerError, TaskError, deserializeError, type SerializedError } from "../core/errors.js";
+import {
+  ClosedError,
+  InvalidArgumentError,
+  KilledWorkerError,
+  MissingKeyError,
+  ModuleResolutionError,
+  TaskError,
+  deserializeError,
+  serializeError,
+  type SerializedError,
+} from "../core/errors.js";
 import { assertShippable } from "../core/functions.js";
-import { task, lit, ref, opRef, type Graph, type Key, type TaskNode } from "../core/graph.js";
+import { task, lit, ref, opRef, validateGraph, type Graph, type Key, type TaskNode } from "../core/graph.js";
 import { executionOrder } from "../core/order.js";
 import { InprocComm } from "../comm/inproc.js";
 import type { FromWorkerMsg, ToClientMsg } from "../scheduler/messages.js";
@@ -138,6 +148,7 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
     const init: ThreadInit = { address, nthreads: this.options.threadsPerWorker, validate: this.options.validate ?? false };
     const thread = new Worker(new URL("../worker/thread.js", import.meta.url), {
       workerData: init,
+      execArgv: workerExecArgv(),
       ...(this.options.memoryLimitMb === undefined ? {} : { resourceLimits: { maxOldGenerationSizeMb: this.options.memoryLimitMb } }),
     });
     let onReady!: () => void;
@@ -175,7 +186,15 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
           }
         }
         this.shell.fromWorker(address, fromWorker);
-      }, packCodec),
+      }, packCodec, (msg, err) => {
+        // A task whose function or arguments cannot be cloned fails, instead of crashing the process.
+        if (msg.op !== "compute-task") return;
+        const error = new InvalidArgumentError(
+          "args",
+          `Task ${msg.key} cannot be sent to a worker thread: ${err.message}. Arguments and captured values must be structured-cloneable (no functions except as delayed arguments, no symbols).`,
+        );
+        queueMicrotask(() => this.shell.fromWorker(address, [{ op: "task-erred", key: msg.key, runId: msg.runId, error: serializeError(error), stimulusId: this.shell.stimulusId("unsendable") }]));
+      }),
     };
     // Without an 'error' listener, a worker's uncaught exception would crash this process.
     thread.on("error", () => {});
@@ -241,38 +260,44 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
   }
 
   private run(graph: Graph, keys: readonly Key[], deliver: boolean, options: RunOptions): Promise<{ client: string; values: Map<Key, unknown> }> {
-    const tasks = this.prepare(graph);
     const unique = [...new Set(keys)];
-    for (const k of unique) {
-      if (!graph.has(k) && !this.holds(k)) throw new InvalidArgumentError("keys", `Key ${k} is neither in the graph nor held by this cluster.`);
-    }
+    for (const k of unique) if (!graph.has(k) && !this.holds(k)) throw new MissingKeyError(k);
+    validateGraph(graph, { has: (k) => this.holds(k) });
+    const tasks = this.prepare(graph);
     const client = `${deliver ? "compute" : "persist"}-${this.nextClient++}`;
     return new Promise((resolve, reject) => {
       const values = new Map<Key, unknown>();
       const toGather: Key[] = [];
       let remaining = unique.length;
       let done = false;
+      const settle = (): void => {
+        this.pending--;
+        this.refIfBusy();
+      };
       const finish = (err: Error | undefined): void => {
         if (done) return;
         done = true;
         this.failures.delete(client);
-        this.pending--;
-        this.refIfBusy();
         if (err !== undefined) {
+          settle();
           this.shell.removeClient(client);
           reject(err);
           return;
         }
         if (toGather.length === 0) {
+          settle();
           resolve({ client, values });
           return;
         }
+        // Still pending while the values travel: the process must not exit under the gather.
         this.shell.gather(toGather).then(
           (got) => {
+            settle();
             for (const [k, v] of got) values.set(k, v);
             resolve({ client, values });
           },
           (e: unknown) => {
+            settle();
             this.shell.removeClient(client);
             reject(e as Error);
           },
@@ -325,8 +350,16 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
   }
 
   async gather(keys: readonly Key[]): Promise<unknown[]> {
-    const got = await this.shell.gather(keys);
-    return keys.map((k) => got.get(k));
+    // Pending while the values travel, so the process stays alive for them.
+    this.pending++;
+    this.refIfBusy();
+    try {
+      const got = await this.shell.gather(keys);
+      return keys.map((k) => got.get(k));
+    } finally {
+      this.pending--;
+      this.refIfBusy();
+    }
   }
 
   holds(key: Key): boolean {
@@ -368,8 +401,29 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
 
 function taskError(blame: Key, rec: SerializedError): Error {
   const original = deserializeError(rec);
-  if (original instanceof KilledWorkerError) return original;
-  return new TaskError(blame, rec, original);
+  // Errors about running the task at all (not raised by the user's function) keep their own class.
+  if (original instanceof KilledWorkerError || original instanceof ModuleResolutionError || (original instanceof InvalidArgumentError && rec.code === "DASK_ERR_INVALID_ARGUMENT")) return original;
+  return new TaskError(rec.taskKey ?? blame, rec, original);
+}
+
+/**
+ * The Node flags worker threads start with: the parent's, minus those that
+ * only make sense for the main script (`-e`, `-p`, `--input-type`), which
+ * would stop a worker from starting.
+ */
+function workerExecArgv(): string[] {
+  const out: string[] = [];
+  const argv = process.execArgv;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "-e" || a === "--eval" || a === "-p" || a === "--print" || a === "--input-type") {
+      i++;
+      continue;
+    }
+    if (a.startsWith("--eval=") || a.startsWith("--print=") || a.startsWith("--input-type=")) continue;
+    out.push(a);
+  }
+  return out;
 }
 
 let defaultCluster: Promise<LocalCluster> | undefined;

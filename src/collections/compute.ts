@@ -15,7 +15,7 @@
  * @module
  */
 import { InvalidArgumentError } from "../core/errors.js";
-import { validateGraph, type Graph, type GraphNode, type Key } from "../core/graph.js";
+import type { Graph, GraphNode, Key } from "../core/graph.js";
 import { optimize, type OptimizeOptions } from "../core/optimize/index.js";
 import { defaultLocalCluster } from "../client/embedded.js";
 import { syncScheduler } from "../scheduler/sync.js";
@@ -153,14 +153,14 @@ async function prepare(roots: readonly Delayed[], scheduler: Scheduler, options:
     const withValues: Graph = new Map();
     for (const [k, v] of values) withValues.set(k, { kind: "literal", value: v });
     for (const [k, n] of graph) withValues.set(k, n);
-    return finish(withValues, roots, scheduler, options);
+    return finish(withValues, roots, options);
   }
-  return finish(graph, roots, scheduler, options);
+  return finish(graph, roots, options);
 }
 
-function finish(graph: Graph, roots: readonly Delayed[], scheduler: Scheduler, options: ComputeOptions): Graph {
+function finish(graph: Graph, roots: readonly Delayed[], options: ComputeOptions): Graph {
   const keys = roots.filter((r) => graph.has(r.key)).map((r) => r.key);
-  validateGraph(graph, { has: (k) => scheduler.holds(k) });
+  // Validation (missing keys, cycles) is each scheduler's job: it sees the graph as run.
   if (options.optimize === false) return graph;
   // Culling must never drop held inputs: they are outside the graph, so only graph keys are roots here.
   return optimize(graph, keys, options.optimize ?? {});

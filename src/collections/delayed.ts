@@ -55,6 +55,13 @@ export interface DelayedOptions {
    * `delayed((x) => x * k, { captures: { k } })`.
    */
   readonly captures?: Readonly<Record<string, unknown>>;
+  /**
+   * The function returns typed arrays or buffers that nothing else holds:
+   * move them to the caller (zero-copy transfer) instead of copying. Default
+   * false — a buffer still held elsewhere (module state, a cache) would be
+   * left detached.
+   */
+  readonly transfer?: boolean;
 }
 
 /** A lazy result: the value of one key of a task graph. */
@@ -170,6 +177,8 @@ interface Converted {
 
 /** Turn an argument into an expression, collecting the Delayed values inside it. */
 function toExpr(value: unknown, deps: Delayed[], depth = 0): Converted {
+  // Functions passed as values travel by reference, like a task's own function.
+  if (typeof value === "function") return { expr: { k: "f", fn: fnRefOf(value as (...a: never[]) => unknown) }, lazy: true };
   if (typeof value !== "object" || value === null) return { expr: { k: "v", v: value }, lazy: false };
   if (value instanceof Delayed) {
     deps.push(value);
@@ -211,10 +220,10 @@ function makeDelayedFunction<A extends readonly unknown[], R>(fn: (...args: A) =
     const exprs: Expr[] = new Array<Expr>(args.length);
     for (let i = 0; i < args.length; i++) {
       const a = args[i];
-      exprs[i] = typeof a !== "object" || a === null ? { k: "v", v: a } : toExpr(a, deps).expr;
+      exprs[i] = (typeof a !== "object" && typeof a !== "function") || a === null ? { k: "v", v: a } : toExpr(a, deps).expr;
     }
     const key = options.key ?? `${name}-${options.pure === true ? tokenize(fref, args) : randomToken()}`;
-    return new Delayed<R>(key, task(fref, exprs), deps, options.nout);
+    return new Delayed<R>(key, task(fref, exprs, { transfer: options.transfer === true }), deps, options.nout);
   };
   return Object.assign(call, {
     withOptions: (more: DelayedOptions) => makeDelayedFunction(fn, { ...options, ...more }),

@@ -43,6 +43,8 @@ export class InprocComm<Out = unknown, In = unknown> {
     private readonly port: PortLike,
     onMessages: (msgs: In[]) => void,
     private readonly codec?: BatchCodec,
+    /** Told about each message that cannot be cloned (a function or symbol inside it); the rest are still sent. */
+    private readonly onUnsendable?: (msg: Out, err: Error) => void,
   ) {
     this.listener = (value) => {
       if (!this.closed) onMessages((codec === undefined ? value : codec.decode(value as unknown[])) as In[]);
@@ -69,7 +71,21 @@ export class InprocComm<Out = unknown, In = unknown> {
     const transfer = this.transfer;
     this.pending = [];
     this.transfer = [];
-    this.port.postMessage(this.codec === undefined ? batch : this.codec.encode(batch), transfer);
+    try {
+      this.port.postMessage(this.codec === undefined ? batch : this.codec.encode(batch), transfer);
+    } catch (err) {
+      // A value that cannot be cloned spoils the whole batch: send the messages one by one
+      // (copying, since transfers cannot be matched to messages) and report the culprits.
+      for (const msg of batch) {
+        try {
+          this.port.postMessage(this.codec === undefined ? [msg] : this.codec.encode([msg]));
+        } catch (e) {
+          if (this.onUnsendable === undefined) throw e;
+          this.onUnsendable(msg, e as Error);
+        }
+      }
+      void err;
+    }
   }
 
   /** Stop sending and receiving. */

@@ -338,6 +338,8 @@ export interface SerializedError {
   readonly message: string;
   readonly stack: string;
   readonly code?: string;
+  /** The key of the task that threw, when it ran fused inside the reporting task. */
+  readonly taskKey?: string;
   /** Typed fields of a dask-ts error, by name. */
   readonly fields?: Record<string, unknown>;
 }

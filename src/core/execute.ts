@@ -12,7 +12,10 @@
  *
  * @module
  */
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { getOp } from "./functions.js";
 import { InvalidArgumentError, ModuleResolutionError } from "./errors.js";
 import type { Expr, FnRef, Key, TaskNode } from "./graph.js";
@@ -59,32 +62,67 @@ function resolveGlobal(path: string): TaskFunction {
   return owner === globalThis ? (obj as TaskFunction) : (obj as TaskFunction).bind(owner);
 }
 
-let tsLoaderRegistered = false;
-async function importModule(specifier: string): Promise<Record<string, unknown>> {
+/**
+ * The URL of tsx's ESM registration API, found from `base` like an import
+ * from there would. (`require.resolve` would pick tsx's CommonJS build.)
+ */
+function resolveTsxEsmApi(base: string): string {
+  const pkgPath = createRequire(base).resolve("tsx/package.json");
+  const pkg = JSON.parse(readFileSync(pkgPath, "utf8")) as { exports?: Record<string, unknown> };
+  const entry = pkg.exports?.["./esm/api"];
+  const target =
+    typeof entry === "string" ? entry : ((entry as { import?: { default?: string } | string } | undefined)?.import as { default?: string } | string | undefined);
+  const rel = typeof target === "string" ? target : target?.default;
+  if (rel === undefined) throw new Error("tsx has no ESM API export");
+  return pathToFileURL(join(dirname(pkgPath), rel)).href;
+}
+
+let tsLoader: Promise<void> | undefined;
+/** Register tsx's loader on this thread, once, resolving tsx from `base`. */
+function ensureTsLoader(specifier: string, cause: unknown): Promise<void> {
+  tsLoader ??= (async () => {
+    const base = specifier.startsWith("file:") ? specifier : import.meta.url;
+    let api: string;
+    try {
+      api = resolveTsxEsmApi(base);
+    } catch {
+      throw new ModuleResolutionError(
+        specifier,
+        "",
+        "it is a TypeScript module and this thread has no TypeScript loader; install tsx (npm i -D tsx) or compile the module to JavaScript",
+        cause,
+      );
+    }
+    const mod = (await import(api)) as { register: () => unknown };
+    mod.register();
+  })();
+  tsLoader.catch(() => (tsLoader = undefined));
+  return tsLoader;
+}
+
+async function loadModule(specifier: string): Promise<Record<string, unknown>> {
   try {
     return (await import(specifier)) as Record<string, unknown>;
   } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (!tsLoaderRegistered && code === "ERR_UNKNOWN_FILE_EXTENSION" && /\.[cm]?tsx?$/.test(specifier)) {
-      const base = specifier.startsWith("file:") ? specifier : import.meta.url;
-      let api: string;
-      try {
-        api = createRequire(base).resolve("tsx/esm/api");
-      } catch {
-        throw new ModuleResolutionError(
-          specifier,
-          "",
-          "it is a TypeScript module and this thread has no TypeScript loader; install tsx (npm i -D tsx) or compile the module to JavaScript",
-          err,
-        );
-      }
-      const mod = (await import(api)) as { register: () => unknown };
-      mod.register();
-      tsLoaderRegistered = true;
-      return (await import(specifier)) as Record<string, unknown>;
-    }
-    throw err;
+    if ((err as { code?: string }).code !== "ERR_UNKNOWN_FILE_EXTENSION" || !/\.[cm]?tsx?$/.test(specifier)) throw err;
+    await ensureTsLoader(specifier, err);
+    // Node caches the failed import under its URL: ask again under a fresh one. The failed
+    // attempt created no module instance, so nothing is loaded twice.
+    const sep = specifier.includes("?") ? "&" : "?";
+    return (await import(`${specifier}${sep}dask-ts-loader=tsx`)) as Record<string, unknown>;
   }
+}
+
+// One import per module, however many tasks ask for it at once.
+const modules = new Map<string, Promise<Record<string, unknown>>>();
+function importModule(specifier: string): Promise<Record<string, unknown>> {
+  let p = modules.get(specifier);
+  if (p === undefined) {
+    p = loadModule(specifier);
+    modules.set(specifier, p);
+    p.catch(() => modules.delete(specifier));
+  }
+  return p;
 }
 
 async function resolveModule(specifier: string, exportName: string): Promise<TaskFunction> {
@@ -172,6 +210,7 @@ function collectUnresolved(fn: FnRef, args: readonly Expr[], out: Promise<unknow
 }
 function collectExpr(e: Expr, out: Promise<unknown>[]): void {
   if (e.k === "t") collectUnresolved(e.fn, e.args, out);
+  else if (e.k === "f") collectUnresolved(e.fn, [], out);
   else if (e.k === "a") for (const i of e.items) collectExpr(i, out);
   else if (e.k === "o") for (const [, i] of e.entries) collectExpr(i, out);
 }
@@ -181,6 +220,13 @@ export function prepareTask(node: TaskNode): Promise<unknown> | undefined {
   const pending: Promise<unknown>[] = [];
   collectUnresolved(node.fn, node.args, pending);
   return pending.length === 0 ? undefined : Promise.all(pending);
+}
+
+const failedKeys = new WeakMap<object, Key>();
+
+/** The key of the fused (inner) call that threw `err`, when it was not the task itself. */
+export function failedTaskKey(err: unknown): Key | undefined {
+  return typeof err === "object" && err !== null ? failedKeys.get(err) : undefined;
 }
 
 /** Evaluate an argument expression; `get` returns the value of a dependency. */
@@ -198,7 +244,19 @@ export function evalExpr(e: Expr, get: (key: Key) => unknown): unknown {
       return out;
     }
     case "t":
-      return callTask(e.fn, e.args, get);
+      if (e.key === undefined) return callTask(e.fn, e.args, get);
+      try {
+        return callTask(e.fn, e.args, get);
+      } catch (err) {
+        // Innermost first: a fused call that threw is named by its own key.
+        if (typeof err === "object" && err !== null && !failedKeys.has(err)) failedKeys.set(err, e.key);
+        throw err;
+      }
+    case "f": {
+      const fn = resolveFunction(e.fn);
+      if (fn instanceof Promise) throw new Error(`internal: module ${(e.fn as { specifier?: string }).specifier} was not prepared`);
+      return fn;
+    }
   }
 }
 

@@ -216,6 +216,9 @@ function assertExprShippable(e: Expr): void {
       assertRefShippable(e.fn);
       for (const i of e.args) assertExprShippable(i);
       return;
+    case "f":
+      assertRefShippable(e.fn);
+      return;
     default:
       return;
   }

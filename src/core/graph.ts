@@ -46,14 +46,15 @@ export type FnRef =
  * An argument expression. `v`: a literal value, never walked. `r`: the value of
  * another key. `a` / `o`: an array or plain object whose items are
  * expressions. `t`: a nested task run inline (the result of fusing or
- * inlining).
+ * inlining). `f`: a function passed as a value (resolved like a task's function).
  */
 export type Expr =
   | { readonly k: "v"; readonly v: unknown }
   | { readonly k: "r"; readonly key: Key }
   | { readonly k: "a"; readonly items: readonly Expr[] }
   | { readonly k: "o"; readonly entries: readonly (readonly [string, Expr])[] }
-  | { readonly k: "t"; readonly fn: FnRef; readonly args: readonly Expr[] };
+  | { readonly k: "t"; readonly fn: FnRef; readonly args: readonly Expr[]; readonly key?: Key }
+  | { readonly k: "f"; readonly fn: FnRef };
 
 /** A call of `fn` on the values of `args`. `deps` lists the keys the arguments refer to, without repeats. */
 export interface TaskNode {
@@ -61,6 +62,8 @@ export interface TaskNode {
   readonly fn: FnRef;
   readonly args: readonly Expr[];
   readonly deps: readonly Key[];
+  /** The function returns buffers it owns: move them to the caller instead of copying. */
+  readonly transfer?: boolean;
 }
 
 /** A value held in the graph itself. */
@@ -100,6 +103,7 @@ export function opRef(name: string): FnRef {
 export function exprDeps(e: Expr, out: Set<Key>): void {
   switch (e.k) {
     case "v":
+    case "f":
       return;
     case "r":
       out.add(e.key);
@@ -117,7 +121,7 @@ export function exprDeps(e: Expr, out: Set<Key>): void {
 }
 
 /** Build a task node, computing its dependencies. */
-export function task(fn: FnRef, args: readonly Expr[]): TaskNode {
+export function task(fn: FnRef, args: readonly Expr[], options: { readonly transfer?: boolean } = {}): TaskNode {
   let deps: Key[];
   if (args.length === 1 && args[0]!.k === "v") deps = [];
   else {
@@ -125,7 +129,7 @@ export function task(fn: FnRef, args: readonly Expr[]): TaskNode {
     for (const a of args) exprDeps(a, set);
     deps = [...set];
   }
-  return { kind: "task", fn, args, deps };
+  return options.transfer === true ? { kind: "task", fn, args, deps, transfer: true } : { kind: "task", fn, args, deps };
 }
 
 /** The keys a node depends on. */

@@ -30,6 +30,8 @@ export interface ComputeTaskMsg {
   readonly runId: number;
   /** Send the result with `task-finished` and keep no copy: only the caller wants it. */
   readonly deliver: boolean;
+  /** The result's buffers may be moved (transferred) rather than copied when delivered. */
+  readonly transfer?: boolean;
   readonly stimulusId: string;
 }
 
@@ -40,8 +42,17 @@ export interface FreeKeysMsg {
   readonly stimulusId: string;
 }
 
+/** Scheduler → worker: hold this value (a delivered result someone turned out to need held). */
+export interface PutDataMsg {
+  readonly op: "put-data";
+  readonly key: Key;
+  readonly value: unknown;
+  readonly nbytes: number;
+  readonly stimulusId: string;
+}
+
 /** Any message the scheduler sends a worker. */
-export type ToWorkerMsg = ComputeTaskMsg | FreeKeysMsg;
+export type ToWorkerMsg = ComputeTaskMsg | FreeKeysMsg | PutDataMsg;
 
 /** Worker → scheduler: a task's result is in memory (or, when delivered, travels with this message). */
 export interface TaskFinishedMsg {

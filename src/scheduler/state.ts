@@ -56,13 +56,15 @@ export interface SchedulerTask {
   whoHas: Set<SchedulerWorker>;
   processingOn: SchedulerWorker | undefined;
   whoWants: Set<SchedulerClient>;
+  /** Clients that asked for the value delivered (compute) rather than held (persist). */
+  deliverTo: Set<SchedulerClient>;
   nbytes: number;
   /** Workers that died while running it. */
   suspicious: number;
   exception: SerializedError | undefined;
   exceptionBlame: SchedulerTask | undefined;
   runId: number;
-  /** The result goes to the caller with `task-finished` and no worker keeps it. */
+  /** The run under way delivers its result with `task-finished` and no worker keeps it. */
   deliver: boolean;
   /** It occupies one of its worker's root-task slots. */
   rootSlot: boolean;
@@ -206,13 +208,20 @@ class EmptySet extends Set<never> {
   }
 }
 const EMPTY: Set<never> = new EmptySet();
-type SetField = "dependencies" | "dependents" | "waitingOn" | "waiters" | "whoHas" | "whoWants";
+type SetField = "dependencies" | "dependents" | "waitingOn" | "waiters" | "whoHas" | "whoWants" | "deliverTo";
 function grow<F extends SetField>(ts: SchedulerTask, field: F): SchedulerTask[F] {
   const s = ts[field];
   if (s !== EMPTY) return s;
   const fresh = new Set() as SchedulerTask[F];
   ts[field] = fresh;
   return fresh;
+}
+
+/** Deliver-and-forget only when every client that wants it asked for delivery and no task will read it. */
+function shouldDeliver(ts: SchedulerTask): boolean {
+  if (ts.whoWants.size === 0 || ts.dependents.size > 0) return false;
+  for (const cs of ts.whoWants) if (!ts.deliverTo.has(cs)) return false;
+  return true;
 }
 
 /** A dependent that is waiting for this task or running with it as input. */
@@ -363,12 +372,20 @@ export class SchedulerState {
     }
     const generation = this.generation++;
     const user = -(ev.userPriority ?? 0);
+    // Keep only what the wanted keys need: walking the tasks backwards (they come dependencies
+    // first) marks each task's inputs before they are reached. Anything else would never be
+    // computed nor forgotten.
+    const needed = new Set<Key>(ev.keys);
+    for (let j = ev.tasks.length - 1; j >= 0; j--) {
+      const [key, run] = ev.tasks[j]!;
+      if (needed.has(key)) for (const d of run.deps) needed.add(d);
+    }
     const fresh: SchedulerTask[] = [];
     let i = 0;
     for (const [key, run] of ev.tasks) {
       const existing = this.tasks.get(key);
       i++;
-      if (existing !== undefined) continue;
+      if (existing !== undefined || !needed.has(key)) continue;
       const groupName = keyGroup(key);
       let group = this.groups.get(groupName);
       if (group === undefined) {
@@ -389,6 +406,7 @@ export class SchedulerState {
         whoHas: EMPTY,
         processingOn: undefined,
         whoWants: EMPTY,
+        deliverTo: EMPTY,
         nbytes: 0,
         suspicious: 0,
         exception: undefined,
@@ -415,10 +433,9 @@ export class SchedulerState {
       if (ts === undefined) throw new InvalidTransitionError(key, "a wanted key is not in the graph");
       grow(ts, "whoWants").add(cs);
       cs.wantsWhat.add(ts);
-      // Deliver-and-forget only when this caller is the sole party and nothing else will read it.
-      ts.deliver = ev.deliver && ts.whoWants.size === 1 && ts.dependents.size === 0 && ts.state !== "memory";
-      if (ts.state === "memory") this.report(ts);
-      else if (ts.state === "erred") this.report(ts);
+      if (ev.deliver) grow(ts, "deliverTo").add(cs);
+      else ts.deliverTo.delete(cs);
+      if (ts.state === "memory" || ts.state === "erred") this.reportTo(ts, cs);
       else if (ts.state === "released" || ts.state === "forgotten") recs.set(ts, "waiting");
     }
   }
@@ -430,6 +447,7 @@ export class SchedulerState {
       const ts = this.tasks.get(key);
       if (ts === undefined || !ts.whoWants.has(cs)) continue;
       ts.whoWants.delete(cs);
+      ts.deliverTo.delete(cs);
       cs.wantsWhat.delete(ts);
       if (ts.whoWants.size === 0 && ts.waiters.size === 0) {
         recs.set(ts, ts.dependents.size === 0 ? "forgotten" : "released");
@@ -443,8 +461,10 @@ export class SchedulerState {
     switch (msg.op) {
       case "task-finished": {
         if (ts === undefined || ws === undefined || ts.state !== "processing" || ts.processingOn !== ws || ts.runId !== msg.runId) {
-          // A stale result (stolen, cancelled, or its worker was presumed dead): make sure nobody keeps it.
-          if (ws !== undefined && !msg.delivered && !(ts?.whoHas.has(ws) ?? false)) {
+          // A stale result (stolen, cancelled, or its worker was presumed dead): make sure nobody keeps
+          // it — unless that worker holds the key legitimately or is running it again right now.
+          const current = ts !== undefined && ws !== undefined && (ts.whoHas.has(ws) || ts.processingOn === ws);
+          if (ws !== undefined && !msg.delivered && !current) {
             this.send(ws.address, { op: "free-keys", keys: [msg.key], stimulusId: this.stimulusId });
           }
           return;
@@ -453,13 +473,27 @@ export class SchedulerState {
         this.finishProcessing(ts);
         ts.nbytes = msg.nbytes;
         if (msg.delivered) {
-          // Only the compute() caller wanted it: hand it over and forget it.
-          this.setState(ts, "memory");
-          for (const cs of ts.whoWants) this.sendClient(cs.id, { op: "key-in-memory", key: ts.key, hasValue: true, value: msg.value });
-          for (const cs of ts.whoWants) cs.wantsWhat.delete(ts);
-          ts.whoWants.clear();
-          this.releaseDependencies(ts, recs);
-          recs.set(ts, "forgotten");
+          // Hand the value to the clients that asked for delivery; no worker kept it.
+          ts.deliver = false;
+          for (const cs of [...ts.whoWants]) {
+            if (!ts.deliverTo.has(cs)) continue;
+            this.sendClient(cs.id, { op: "key-in-memory", key: ts.key, hasValue: true, value: msg.value });
+            ts.whoWants.delete(cs);
+            ts.deliverTo.delete(cs);
+            cs.wantsWhat.delete(ts);
+          }
+          if (ts.whoWants.size > 0 || ts.waiters.size > 0 || hasActiveDependent(ts)) {
+            // Someone joined meanwhile who needs it held (a persist, a dependent): hand the value back
+            // to the worker that made it rather than computing it again.
+            this.send(ws.address, { op: "put-data", key: ts.key, value: msg.value, nbytes: msg.nbytes, stimulusId: this.stimulusId });
+            this.addReplica(ts, ws);
+            this.setState(ts, "memory");
+            this.onMemory(ts, recs);
+          } else {
+            this.setState(ts, "released");
+            this.releaseDependencies(ts, recs);
+            recs.set(ts, "forgotten");
+          }
           return;
         }
         this.addReplica(ts, ws);
@@ -618,6 +652,7 @@ export class SchedulerState {
     this.setState(ts, "processing");
     ts.processingOn = ws;
     ts.runId = this.nextRunId++;
+    ts.deliver = shouldDeliver(ts);
     ws.processing.add(ts);
     if (rootish) {
       ws.rootProcessing++;
@@ -633,6 +668,7 @@ export class SchedulerState {
         priority: ts.priority,
         runId: ts.runId,
         deliver: ts.deliver,
+        ...(ts.run.transfer === true ? { transfer: true } : {}),
         stimulusId: this.stimulusId,
       });
       return;
@@ -655,6 +691,7 @@ export class SchedulerState {
       priority: ts.priority,
       runId: ts.runId,
       deliver: ts.deliver,
+      ...(ts.run.transfer === true ? { transfer: true } : {}),
       stimulusId: this.stimulusId,
     });
   }
@@ -698,6 +735,7 @@ export class SchedulerState {
     this.setState(ts, "processing");
     ts.processingOn = ws;
     ts.runId = this.nextRunId++;
+    ts.deliver = shouldDeliver(ts);
     ws.processing.add(ts);
     ws.rootProcessing++;
     ts.rootSlot = true;
@@ -710,6 +748,7 @@ export class SchedulerState {
       priority: ts.priority,
       runId: ts.runId,
       deliver: ts.deliver,
+      ...(ts.run.transfer === true ? { transfer: true } : {}),
       stimulusId: this.stimulusId,
     });
   }
@@ -764,11 +803,13 @@ export class SchedulerState {
   }
 
   private report(ts: SchedulerTask): void {
-    for (const cs of ts.whoWants) {
-      if (ts.state === "memory") this.sendClient(cs.id, { op: "key-in-memory", key: ts.key, hasValue: false });
-      else if (ts.state === "erred") {
-        this.sendClient(cs.id, { op: "task-erred", key: ts.key, blame: ts.exceptionBlame?.key ?? ts.key, error: ts.exception! });
-      }
+    for (const cs of ts.whoWants) this.reportTo(ts, cs);
+  }
+
+  private reportTo(ts: SchedulerTask, cs: SchedulerClient): void {
+    if (ts.state === "memory") this.sendClient(cs.id, { op: "key-in-memory", key: ts.key, hasValue: false });
+    else if (ts.state === "erred") {
+      this.sendClient(cs.id, { op: "task-erred", key: ts.key, blame: ts.exceptionBlame?.key ?? ts.key, error: ts.exception! });
     }
   }
 
@@ -933,6 +974,7 @@ export class SchedulerState {
       if (ts.state !== "memory" && ts.whoHas.size > 0) fail(ts, "held by workers while not in memory");
       for (const d of ts.dependencies) if (!d.dependents.has(ts)) fail(ts, `not a dependent of ${d.key}`);
       for (const c of ts.whoWants) if (!c.wantsWhat.has(ts)) fail(ts, `wanted by ${c.id} one way only`);
+      for (const c of ts.deliverTo) if (!ts.whoWants.has(c)) fail(ts, `to be delivered to ${c.id}, who does not want it`);
     }
   }
 }

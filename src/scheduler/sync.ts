@@ -11,7 +11,8 @@
  * @module
  */
 import { TaskError, serializeError } from "../core/errors.js";
-import { prepareTask, runTask } from "../core/execute.js";
+import { failedTaskKey, prepareTask, runTask } from "../core/execute.js";
+import { cull } from "../core/optimize/cull.js";
 import { nodeDeps, validateGraph, type Graph, type Key } from "../core/graph.js";
 import { executionOrder } from "../core/order.js";
 import type { PersistedValue, Scheduler } from "./types.js";
@@ -24,7 +25,9 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
 class SyncScheduler implements Scheduler {
   readonly name = "sync";
 
-  async compute(graph: Graph, keys: readonly Key[]): Promise<unknown[]> {
+  async compute(full: Graph, keys: readonly Key[]): Promise<unknown[]> {
+    // Only what the requested keys need runs (cull also rejects unknown requested keys).
+    const graph = cull(full, keys);
     validateGraph(graph);
     const wanted = new Set(keys);
     const remaining = new Map<Key, number>();
@@ -43,7 +46,7 @@ class SyncScheduler implements Scheduler {
           value = runTask(node, get);
           if (isThenable(value)) value = await value;
         } catch (err) {
-          throw new TaskError(key, serializeError(err), err);
+          throw new TaskError(failedTaskKey(err) ?? key, serializeError(err), err);
         }
       }
       values.set(key, value);

@@ -7,10 +7,12 @@
  *
  * Task states on a worker: `waiting` (a compute task whose inputs are not all
  * here), `fetch` (an input to get from a peer), `flight` (being fetched),
- * `ready` (runnable, in the priority heap), `executing`, `memory`, `error`,
- * and `cancelled` (the scheduler let go while it was executing or in
- * flight: the result is discarded when it arrives, since neither can be
- * interrupted).
+ * `ready` (runnable, in the priority queue), `executing`, `memory`, and
+ * `cancelled` (the scheduler let go while it was executing or in flight:
+ * neither can be interrupted, so the task remembers which in `previous` and
+ * the outcome is discarded when it arrives — unless the task is wanted again
+ * first, in which case it resumes). A failed task is reported and forgotten:
+ * the scheduler keeps the error.
  *
  * Fetch policy: inputs are bundled per peer, one transfer per peer at a time;
  * a peer that fails is dropped from every key's sources, and a key with no
@@ -25,14 +27,14 @@ import { PriorityQueue } from "../scheduler/priority-queue.js";
 import { comparePriority, type ComputeTaskMsg, type FromWorkerMsg, type Priority } from "../scheduler/messages.js";
 
 /** Where a task is on this worker. */
-export type WorkerTaskStateName = "waiting" | "fetch" | "flight" | "ready" | "executing" | "memory" | "error" | "cancelled" | "forgotten";
+export type WorkerTaskStateName = "waiting" | "fetch" | "flight" | "ready" | "executing" | "memory" | "cancelled" | "forgotten";
 
 /** The worker's record of one key: a task to run, or an input to fetch. */
 export interface WorkerTask {
   readonly key: Key;
   state: WorkerTaskStateName;
   /** Present for tasks the scheduler asked this worker to compute. */
-  run: { readonly fn: FnRef; readonly args: readonly Expr[] } | undefined;
+  run: { readonly fn: FnRef; readonly args: readonly Expr[]; readonly transfer: boolean } | undefined;
   priority: Priority;
   runId: number;
   deliver: boolean;
@@ -45,12 +47,20 @@ export interface WorkerTask {
   nbytes: number;
   /** The scheduler wants this key kept (computed here, or fetched and not yet freed). */
   wanted: boolean;
+  /** For `cancelled`: what could not be interrupted — a run or a transfer. */
+  previous: "executing" | "flight" | undefined;
+  /** The run id of the execution under way in the shell (runId may be newer after a resume). */
+  execRunId: number;
+  /** Inputs of a compute task, kept so a task first seen as a transfer can still be computed here. */
+  inputs: { readonly whoHas: Readonly<Record<Key, readonly string[]>>; readonly nbytes: Readonly<Record<Key, number>> } | undefined;
 }
 
 /** A stimulus for the worker. */
 export type WorkerEvent =
   | { readonly type: "compute-task"; readonly msg: ComputeTaskMsg; readonly stimulusId: string }
   | { readonly type: "free-keys"; readonly keys: readonly Key[]; readonly stimulusId: string }
+  /** The shell stored a value the scheduler sent (`put-data`). */
+  | { readonly type: "put-data"; readonly key: Key; readonly nbytes: number; readonly stimulusId: string }
   | { readonly type: "execute-success"; readonly key: Key; readonly runId: number; readonly nbytes: number; readonly duration: number; readonly value?: unknown; readonly stimulusId: string }
   | { readonly type: "execute-failure"; readonly key: Key; readonly runId: number; readonly error: SerializedError; readonly stimulusId: string }
   | { readonly type: "gather-dep-success"; readonly peer: string; readonly received: ReadonlyMap<Key, number>; readonly requested: readonly Key[]; readonly stimulusId: string }
@@ -90,24 +100,32 @@ export class WorkerState {
       case "free-keys":
         for (const k of ev.keys) this.freeKey(k);
         break;
+      case "put-data":
+        this.putData(ev.key, ev.nbytes);
+        break;
       case "execute-success":
-        this.executeDone(ev.key, ev.runId, (ts) => {
+        this.executeDone(ev.key, ev.runId, true, (ts) => {
           ts.nbytes = ev.nbytes;
-          if (ts.deliver) {
+          if (ts.wanted && ts.deliver) {
             this.out.push({ type: "send", msg: { op: "task-finished", key: ts.key, runId: ts.runId, nbytes: ev.nbytes, duration: ev.duration, value: ev.value, delivered: true, stimulusId: ev.stimulusId } });
             ts.wanted = false;
-            ts.state = "memory";
-            this.maybeForget(ts);
+            this.forget(ts);
             return;
           }
           this.toMemory(ts);
-          this.out.push({ type: "send", msg: { op: "task-finished", key: ts.key, runId: ts.runId, nbytes: ev.nbytes, duration: ev.duration, delivered: false, stimulusId: ev.stimulusId } });
+          if (ts.wanted) {
+            this.out.push({ type: "send", msg: { op: "task-finished", key: ts.key, runId: ts.runId, nbytes: ev.nbytes, duration: ev.duration, delivered: false, stimulusId: ev.stimulusId } });
+          } else this.maybeForget(ts);
         });
         break;
       case "execute-failure":
-        this.executeDone(ev.key, ev.runId, (ts) => {
-          ts.state = "error";
-          this.out.push({ type: "send", msg: { op: "task-erred", key: ts.key, runId: ts.runId, error: ev.error, stimulusId: ev.stimulusId } });
+        this.executeDone(ev.key, ev.runId, false, (ts) => {
+          if (ts.wanted) {
+            // The error is the scheduler's to keep and report; nothing here needs the task any more.
+            this.out.push({ type: "send", msg: { op: "task-erred", key: ts.key, runId: ts.runId, error: ev.error, stimulusId: ev.stimulusId } });
+            ts.wanted = false;
+            this.forget(ts);
+          } else this.refetch(ts, ev.stimulusId);
         });
         break;
       case "gather-dep-success":
@@ -139,6 +157,9 @@ export class WorkerState {
         whoHas: new Set(),
         nbytes: 0,
         wanted: false,
+        previous: undefined,
+        execRunId: 0,
+        inputs: undefined,
       };
       this.tasks.set(key, ts);
     }
@@ -146,45 +167,84 @@ export class WorkerState {
   }
 
   private computeTask(msg: ComputeTaskMsg): void {
-    const existing = this.tasks.get(msg.key);
     const ts = this.ensure(msg.key);
+    const before = ts.state;
     ts.wanted = true;
-    ts.run = { fn: msg.fn, args: msg.args };
+    ts.run = { fn: msg.fn, args: msg.args, transfer: msg.transfer === true };
     ts.priority = msg.priority;
     ts.runId = msg.runId;
     ts.deliver = msg.deliver;
-    if (existing !== undefined) {
-      switch (existing.state) {
-        case "memory":
-          // Already here (fetched earlier as an input): report it instead of recomputing.
-          this.out.push({ type: "send", msg: { op: "task-finished", key: ts.key, runId: ts.runId, nbytes: ts.nbytes, duration: 0, delivered: false, stimulusId: msg.stimulusId } });
-          return;
-        case "cancelled":
-          ts.state = "executing";
-          return;
-        case "executing":
-        case "flight":
-        case "ready":
-        case "waiting":
-          return;
-        default:
-          break;
-      }
+    ts.inputs = { whoHas: msg.whoHas ?? {}, nbytes: msg.nbytes ?? {} };
+    switch (before) {
+      case "memory":
+        // Already here (fetched earlier as an input): report it instead of recomputing.
+        this.out.push({ type: "send", msg: { op: "task-finished", key: ts.key, runId: ts.runId, nbytes: ts.nbytes, duration: 0, delivered: false, stimulusId: msg.stimulusId } });
+        return;
+      case "cancelled":
+        // Wanted again while a run or a transfer it could not stop is still under way: resume it.
+        ts.state = ts.previous!;
+        ts.previous = undefined;
+        return;
+      case "executing":
+      case "flight":
+      case "ready":
+      case "waiting":
+        // Under way already; its outcome is reported under the newest run id.
+        return;
+      default:
+        this.setupCompute(ts);
+    }
+  }
+
+  private putData(key: Key, nbytes: number): void {
+    const ts = this.ensure(key);
+    ts.wanted = true;
+    ts.nbytes = nbytes;
+    switch (ts.state) {
+      case "memory":
+        return;
+      case "executing":
+      case "flight":
+      case "cancelled":
+        // Whatever is under way is superseded: its outcome will be discarded as stale.
+        if (ts.state === "flight" || ts.previous === "flight") for (const set of this.inFlight.values()) set.delete(ts);
+        this.executing.delete(ts);
+        break;
+      default:
+        break;
     }
     this.fetchQueue.delete(ts);
-    for (const [depKey, holders] of Object.entries(msg.whoHas ?? {})) {
+    ts.previous = undefined;
+    ts.execRunId = -1;
+    this.toMemory(ts);
+  }
+
+  /** Make `ts` a compute task: wait for (and fetch) its inputs, or queue it to run. */
+  private setupCompute(ts: WorkerTask): void {
+    this.fetchQueue.delete(ts);
+    const inputs = ts.inputs ?? { whoHas: {}, nbytes: {} };
+    for (const [depKey, holders] of Object.entries(inputs.whoHas)) {
       const dep = this.ensure(depKey);
       ts.dependencies.add(dep);
       dep.dependents.add(ts);
+      for (const h of holders) if (h !== this.address) dep.whoHas.add(h);
       if (dep.state === "memory") continue;
       ts.waitingFor.add(dep);
-      if (dep.state === "fetch" || dep.state === "forgotten") {
-        dep.state = "fetch";
-        dep.nbytes = msg.nbytes?.[depKey] ?? 0;
-        for (const h of holders) if (h !== this.address) dep.whoHas.add(h);
-        this.fetchQueue.add(dep);
-      } else if (dep.state === "cancelled") {
-        dep.state = "flight";
+      switch (dep.state) {
+        case "fetch":
+        case "forgotten":
+          dep.state = "fetch";
+          dep.nbytes = inputs.nbytes[depKey] ?? 0;
+          this.fetchQueue.add(dep);
+          break;
+        case "cancelled":
+          // Its run or transfer is still going: let it finish, as an input now.
+          dep.state = dep.previous!;
+          dep.previous = undefined;
+          break;
+        default:
+          // flight, executing, ready, waiting: it will arrive.
+          break;
       }
     }
     if (ts.waitingFor.size === 0) {
@@ -195,16 +255,26 @@ export class WorkerState {
     }
   }
 
-  private executeDone(key: Key, runId: number, onCurrent: (ts: WorkerTask) => void): void {
-    const ts = this.tasks.get(key);
-    if (ts === undefined) return;
-    if (ts.state === "cancelled") {
-      this.executing.delete(ts);
-      ts.state = "forgotten";
+  /** An input whose local run failed or whose transfer came back empty: get it from a holder, or report it missing. */
+  private refetch(ts: WorkerTask, stimulusId: string): void {
+    if (ts.dependents.size === 0 && !ts.wanted) {
       this.forget(ts);
       return;
     }
-    if (ts.state !== "executing" || ts.runId !== runId) return;
+    ts.state = "fetch";
+    if (ts.whoHas.size > 0) this.fetchQueue.add(ts);
+    else this.out.push({ type: "send", msg: { op: "missing-data", key: ts.key, errantWorker: this.address, stimulusId } });
+  }
+
+  private executeDone(key: Key, runId: number, ok: boolean, onCurrent: (ts: WorkerTask) => void): void {
+    const ts = this.tasks.get(key);
+    if (ts === undefined || ts.execRunId !== runId) return;
+    if (ts.state === "cancelled" && ts.previous === "executing") {
+      this.executing.delete(ts);
+      this.forget(ts);
+      return;
+    }
+    if (ts.state !== "executing") return;
     this.executing.delete(ts);
     // Inputs are no longer needed by this task.
     for (const dep of ts.dependencies) {
@@ -212,6 +282,7 @@ export class WorkerState {
       this.maybeForget(dep);
     }
     ts.dependencies.clear();
+    void ok;
     onCurrent(ts);
   }
 
@@ -229,15 +300,10 @@ export class WorkerState {
     this.inFlight.delete(peer);
     for (const key of requested) {
       const ts = this.tasks.get(key);
-      if (ts === undefined) {
-        if (received.has(key)) this.released.push(key);
-        continue;
-      }
       const nbytes = received.get(key);
-      if (ts.state === "cancelled") {
+      if (ts === undefined || (ts.state === "cancelled" && ts.previous === "flight")) {
         if (nbytes !== undefined) this.released.push(key);
-        ts.state = "forgotten";
-        this.forget(ts);
+        if (ts !== undefined) this.forget(ts);
         continue;
       }
       if (ts.state !== "flight") {
@@ -247,15 +313,21 @@ export class WorkerState {
       if (nbytes !== undefined) {
         ts.nbytes = nbytes;
         this.toMemory(ts);
-        if (ts.run !== undefined && ts.wanted) {
+        if (ts.wanted && ts.run !== undefined) {
+          // The scheduler asked us to compute what we were fetching: we have it.
           this.out.push({ type: "send", msg: { op: "task-finished", key, runId: ts.runId, nbytes, duration: 0, delivered: false, stimulusId } });
         }
-      } else {
-        ts.whoHas.delete(peer);
-        this.out.push({ type: "send", msg: { op: "missing-data", key, errantWorker: peer, stimulusId } });
-        ts.state = "fetch";
-        if (ts.whoHas.size > 0) this.fetchQueue.add(ts);
+        continue;
       }
+      ts.whoHas.delete(peer);
+      if (ts.wanted && ts.run !== undefined) {
+        // Asked to compute it meanwhile: do so.
+        this.setupCompute(ts);
+        continue;
+      }
+      this.out.push({ type: "send", msg: { op: "missing-data", key, errantWorker: peer, stimulusId } });
+      ts.state = "fetch";
+      if (ts.whoHas.size > 0) this.fetchQueue.add(ts);
     }
   }
 
@@ -264,11 +336,6 @@ export class WorkerState {
     if (ts === undefined) return;
     ts.wanted = false;
     switch (ts.state) {
-      case "executing":
-      case "flight":
-        // Cannot be interrupted: discard the result when it comes.
-        if (ts.dependents.size === 0) ts.state = "cancelled";
-        return;
       case "ready":
       case "waiting":
         for (const dep of ts.dependencies) {
@@ -278,7 +345,6 @@ export class WorkerState {
         ts.dependencies.clear();
         ts.waitingFor.clear();
         ts.run = undefined;
-        ts.state = "forgotten";
         this.maybeForget(ts);
         return;
       default:
@@ -290,6 +356,8 @@ export class WorkerState {
   private maybeForget(ts: WorkerTask): void {
     if (ts.wanted || ts.dependents.size > 0) return;
     if (ts.state === "executing" || ts.state === "flight") {
+      // Neither can be interrupted: remember which, and discard the outcome when it comes.
+      ts.previous = ts.state;
       ts.state = "cancelled";
       return;
     }
@@ -315,6 +383,7 @@ export class WorkerState {
       const ts = this.ready.pop();
       if (ts === undefined) break;
       ts.state = "executing";
+      ts.execRunId = ts.runId;
       this.executing.add(ts);
       this.out.push({ type: "execute", key: ts.key, runId: ts.runId });
     }
@@ -355,6 +424,8 @@ export class WorkerState {
       };
       if (ts.state === "forgotten") fail("forgotten but still in the table");
       if (ts.state === "executing" && !this.executing.has(ts)) fail("executing but not counted");
+      if (ts.state === "cancelled" && ts.previous === undefined) fail("cancelled without knowing what it cancelled");
+      if (ts.state === "cancelled" && ts.previous === "executing" && !this.executing.has(ts)) fail("cancelled run is not counted as executing");
       if (ts.state === "ready" && ts.waitingFor.size > 0) fail("ready while waiting for inputs");
       if (ts.state === "waiting" && ts.waitingFor.size === 0) fail("waiting for nothing");
       for (const d of ts.waitingFor) if (d.state === "memory") fail(`waiting for ${d.key}, which is here`);

@@ -12,8 +12,8 @@
  */
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 import { performance } from "node:perf_hooks";
-import { serializeError } from "../core/errors.js";
-import { prepareTask, runTask } from "../core/execute.js";
+import { InvalidArgumentError, serializeError } from "../core/errors.js";
+import { failedTaskKey, prepareTask, runTask } from "../core/execute.js";
 import type { Key, TaskNode } from "../core/graph.js";
 import { InprocComm } from "../comm/inproc.js";
 import { buffersOf, transferables } from "../serialize/transfer.js";
@@ -35,13 +35,23 @@ let runHead = 0;
 let pumping = false;
 let stimulus = 0;
 
-const toScheduler = new InprocComm<FromThreadMsg, ToThreadMsg>(parentPort!, onSchedulerMessages, packCodec);
+const toScheduler = new InprocComm<FromThreadMsg, ToThreadMsg>(parentPort!, onSchedulerMessages, packCodec, (msg, err) => {
+  // A delivered result that cannot be cloned (a function, a symbol inside it) fails its task clearly.
+  if (msg.op === "task-finished") {
+    const error = new InvalidArgumentError(
+      "result",
+      `The result of task ${msg.key} cannot be sent back from the worker thread: ${err.message}. Return structured-cloneable data (plain objects, arrays, typed arrays, Maps, Sets), or run with { scheduler: "sync" }.`,
+    );
+    toScheduler.send({ op: "task-erred", key: msg.key, runId: msg.runId, error: serializeError(error), stimulusId: msg.stimulusId });
+  }
+});
 
 function onSchedulerMessages(msgs: ToThreadMsg[]): void {
   for (const msg of msgs) {
     switch (msg.op) {
       case "compute-task":
       case "free-keys":
+      case "put-data":
         handleSchedulerMsg(msg);
         break;
       case "get-data":
@@ -61,7 +71,19 @@ function onSchedulerMessages(msgs: ToThreadMsg[]): void {
 }
 
 function handleSchedulerMsg(msg: ToWorkerMsg): void {
-  const ev: WorkerEvent = msg.op === "compute-task" ? { type: "compute-task", msg, stimulusId: msg.stimulusId } : { type: "free-keys", keys: msg.keys, stimulusId: msg.stimulusId };
+  let ev: WorkerEvent;
+  switch (msg.op) {
+    case "compute-task":
+      ev = { type: "compute-task", msg, stimulusId: msg.stimulusId };
+      break;
+    case "free-keys":
+      ev = { type: "free-keys", keys: msg.keys, stimulusId: msg.stimulusId };
+      break;
+    case "put-data":
+      data.set(msg.key, msg.value);
+      ev = { type: "put-data", key: msg.key, nbytes: msg.nbytes, stimulusId: msg.stimulusId };
+      break;
+  }
   apply(state.handle(ev));
 }
 
@@ -115,7 +137,9 @@ function apply(instructions: WorkerInstruction[]): void {
         runQueue.push(ins);
         break;
       case "send":
-        if (ins.msg.op === "task-finished" && ins.msg.delivered) {
+        // Results are copied unless the task declared it owns its buffers (`transfer`): a buffer
+        // the module still holds would be left detached.
+        if (ins.msg.op === "task-finished" && ins.msg.delivered && transferResult) {
           toScheduler.send(ins.msg, transferables(ins.msg.value, inputBuffers));
         } else toScheduler.send(ins.msg);
         break;
@@ -141,8 +165,9 @@ function apply(instructions: WorkerInstruction[]): void {
   }
 }
 
-// Buffers of the inputs of the task being finished: a delivered result that shares one is copied, not moved.
+// While a `transfer` task's delivered result is sent: the buffers of its inputs, which are copied, not moved.
 let inputBuffers = new Set<ArrayBufferLike>();
+let transferResult = false;
 
 const getValue = (key: Key): unknown => {
   if (!data.has(key)) throw new Error(`internal: input ${key} is not on worker ${init.address}`);
@@ -161,17 +186,24 @@ function pump(): void {
   while (runHead < runQueue.length) {
     const { key, runId } = runQueue[runHead++]!;
     const ts = state.tasks.get(key);
-    if (ts === undefined || ts.run === undefined || ts.state !== "executing" || ts.runId !== runId) {
-      if (ts?.state === "cancelled") apply(state.handle({ type: "execute-success", key, runId, nbytes: 0, duration: 0, stimulusId: `cancelled-${stimulus++}` }));
+    if (ts === undefined || ts.run === undefined || ts.state !== "executing" || ts.execRunId !== runId) {
+      // Cancelled before it started: report it done so its slot is freed.
+      if (ts?.state === "cancelled" && ts.execRunId === runId) {
+        apply(state.handle({ type: "execute-success", key, runId, nbytes: 0, duration: 0, stimulusId: `cancelled-${stimulus++}` }));
+      }
       continue;
     }
     const node: TaskNode = { kind: "task", fn: ts.run.fn, args: ts.run.args, deps: [] };
     const prep = prepareTask(node);
     if (prep !== undefined) {
+      // The first use of a module on this thread: run once it is imported, then carry on with the queue.
       prep.then(
         () => runOne(key, runId, node),
         (err: unknown) => finish(key, runId, 0, undefined, err),
-      );
+      ).finally(() => {
+        kick();
+        toScheduler.flush();
+      });
       continue;
     }
     runOne(key, runId, node);
@@ -217,15 +249,19 @@ function finish(key: Key, runId: number, t0: number, value: unknown, err: unknow
   const duration = (performance.now() - t0) / 1000;
   const sid = `exec-${stimulus++}`;
   if (!ok) {
-    apply(state.handle({ type: "execute-failure", key, runId, error: serializeError(err), stimulusId: sid }));
+    const taskKey = failedTaskKey(err);
+    const error = taskKey === undefined ? serializeError(err) : { ...serializeError(err), taskKey };
+    apply(state.handle({ type: "execute-failure", key, runId, error, stimulusId: sid }));
     return;
   }
   const ts = state.tasks.get(key);
-  if (ts?.deliver === true && ts.state === "executing") {
+  if (ts?.state === "executing" && ts.wanted && ts.deliver) {
+    transferResult = ts.run?.transfer === true;
     inputBuffers = new Set();
-    for (const d of ts.dependencies) buffersOf(data.get(d.key), inputBuffers);
+    if (transferResult) for (const d of ts.dependencies) buffersOf(data.get(d.key), inputBuffers);
     apply(state.handle({ type: "execute-success", key, runId, nbytes: sizeof(value), duration, value, stimulusId: sid }));
     inputBuffers = new Set();
+    transferResult = false;
     return;
   }
   if (ts?.state === "executing") data.set(key, value);

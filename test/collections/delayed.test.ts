@@ -14,7 +14,6 @@ import { compute, delayed, Delayed, persist, visualize, syncScheduler } from "..
 import { closeDefaultLocalCluster, LocalCluster } from "../../src/distributed.js";
 import { InvalidArgumentError } from "../../src/core/errors.js";
 import type { Scheduler } from "../../src/scheduler/types.js";
-import { keepAlive } from "../fixtures/keep-alive.js";
 
 // The counter cell that counting functions read: bound with `captures`, so it
 // is a free variable of their source text. `declare` emits nothing.
@@ -37,15 +36,12 @@ function assertInvalidArgument(argument: string, message?: RegExp): (err: unknow
 }
 
 let cluster: LocalCluster | undefined;
-let release: (() => void) | undefined;
 before(async () => {
-  release = keepAlive();
   cluster = await LocalCluster.start({ workers: 2 });
 });
 after(async () => {
   await cluster?.close();
   await closeDefaultLocalCluster();
-  release?.();
 });
 
 const inc = delayed((x: number) => x + 1);

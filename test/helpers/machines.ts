@@ -256,7 +256,7 @@ export interface SimClient {
 
 /** Something on the wire. */
 export type Delivery =
-  | { readonly kind: "to-worker"; readonly worker: string; readonly ev: WorkerEvent }
+  | { readonly kind: "to-worker"; readonly worker: string; readonly ev: WorkerEvent; readonly value?: unknown }
   | { readonly kind: "to-scheduler"; readonly worker: string; readonly ev: SchedulerEvent }
   | { readonly kind: "execute"; readonly worker: string; readonly key: Key; readonly runId: number }
   | { readonly kind: "gather"; readonly worker: string; readonly peer: string; readonly keys: readonly Key[]; readonly stimulusId: string };
@@ -423,6 +423,11 @@ export class Cluster {
       assert.ok(w !== undefined, `scheduler wrote to unknown worker ${ins.worker}`);
       if (!w.alive) continue;
       const msg = ins.msg;
+      if (msg.op === "put-data") {
+        // Like the shell: the value is stored as the message arrives, then the machine hears of it.
+        this.push(`s->${ins.worker}`, { kind: "to-worker", worker: ins.worker, ev: { type: "put-data", key: msg.key, nbytes: msg.nbytes, stimulusId: msg.stimulusId }, value: msg.value });
+        continue;
+      }
       const wev: WorkerEvent = msg.op === "compute-task" ? { type: "compute-task", msg, stimulusId: msg.stimulusId } : { type: "free-keys", keys: msg.keys, stimulusId: msg.stimulusId };
       this.push(`s->${ins.worker}`, { kind: "to-worker", worker: ins.worker, ev: wev });
     }
@@ -469,9 +474,9 @@ export class Cluster {
   private runExecution(w: SimWorker, key: Key, runId: number): void {
     const ts = w.state.tasks.get(key);
     const sid = this.sid(`exec-${key}`);
-    if (ts === undefined || ts.run === undefined || ts.state !== "executing" || ts.runId !== runId) {
+    if (ts === undefined || ts.run === undefined || ts.state !== "executing" || ts.execRunId !== runId) {
       // Mirrors the worker thread: a cancelled task's thread still comes back.
-      if (ts?.state === "cancelled") this.toWorker(w.address, { type: "execute-success", key, runId, nbytes: 0, duration: 0, stimulusId: sid });
+      if (ts?.state === "cancelled" && ts.execRunId === runId) this.toWorker(w.address, { type: "execute-success", key, runId, nbytes: 0, duration: 0, stimulusId: sid });
       return;
     }
     let value: unknown;
@@ -485,7 +490,7 @@ export class Cluster {
       return;
     }
     const duration = this.duration(key);
-    if (ts.deliver) {
+    if (ts.wanted && ts.deliver) {
       this.toWorker(w.address, { type: "execute-success", key, runId, nbytes: sizeof(value), duration, value, stimulusId: sid });
       return;
     }
@@ -545,7 +550,10 @@ export class Cluster {
     const w = this.workers.get(d.worker)!;
     switch (d.kind) {
       case "to-worker":
-        if (w.alive) this.toWorker(d.worker, d.ev);
+        if (w.alive) {
+          if (d.ev.type === "put-data") w.data.set(d.ev.key, d.value);
+          this.toWorker(d.worker, d.ev);
+        }
         break;
       case "to-scheduler":
         if (!w.alive) break;

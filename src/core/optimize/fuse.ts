@@ -51,8 +51,9 @@ export function fuseLinear(graph: Graph, keep: Iterable<Key>, options: FuseOptio
     if (!onlyTopLevel(nb.args, a)) continue;
     const h = (height.get(a) ?? 1) + 1;
     if (h > maxHeight) continue;
-    const inner = { k: "t" as const, fn: na.fn, args: na.args };
-    const fused: TaskNode = task(nb.fn, nb.args.map((e) => substitute(e, a, inner)));
+    // The inner call keeps its key, so an error it raises names it, not the fused task.
+    const inner = { k: "t" as const, fn: na.fn, args: na.args, key: a };
+    const fused: TaskNode = task(nb.fn, nb.args.map((e) => substitute(e, a, inner)), { transfer: nb.transfer === true });
     out.set(b, fused);
     out.delete(a);
     height.set(b, h);

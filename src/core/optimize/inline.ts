@@ -40,13 +40,13 @@ export function inline(graph: Graph, keep: Iterable<Key>): Graph {
     let by: Expr | undefined;
     if (node.kind === "literal") by = { k: "v", v: node.value };
     else if (node.kind === "alias") by = { k: "r", key: node.target };
-    else if (node.fn.kind === "op" && isCheapOp(node.fn.name)) by = { k: "t", fn: node.fn, args: node.args };
+    else if (node.fn.kind === "op" && isCheapOp(node.fn.name)) by = { k: "t", fn: node.fn, args: node.args, key };
     if (by === undefined) continue;
     // Only inline into tasks: an alias of an inlined key would lose its target.
     if (!users.every((u) => out.get(u)?.kind === "task")) continue;
     for (const u of users) {
       const un = out.get(u) as Extract<GraphNode, { kind: "task" }>;
-      out.set(u, task(un.fn, un.args.map((e) => substitute(e, key, by!))));
+      out.set(u, task(un.fn, un.args.map((e) => substitute(e, key, by!)), { transfer: un.transfer === true }));
     }
     if (node.kind === "alias") {
       const targetUsers = deps.get(node.target);

@@ -10,6 +10,7 @@ import type { Expr, Key } from "../graph.js";
 export function substitute(e: Expr, key: Key, by: Expr): Expr {
   switch (e.k) {
     case "v":
+    case "f":
       return e;
     case "r":
       return e.key === key ? by : e;
@@ -23,7 +24,7 @@ export function substitute(e: Expr, key: Key, by: Expr): Expr {
     }
     case "t": {
       const args = e.args.map((i) => substitute(i, key, by));
-      return args.every((i, n) => i === e.args[n]) ? e : { k: "t", fn: e.fn, args };
+      return args.every((i, n) => i === e.args[n]) ? e : e.key === undefined ? { k: "t", fn: e.fn, args } : { k: "t", fn: e.fn, args, key: e.key };
     }
   }
 }
