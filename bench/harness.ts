@@ -124,7 +124,7 @@ export class Selection {
 
   suiteSelected(suite: string, ids: readonly string[]): boolean {
     if (this.empty || this.suites.has(suite)) return true;
-    return ids.some((id) => this.matches(id));
+    return ids.some((id) => this.matches(id) || this.matches(id.split("@")[0]!));
   }
 
   selects(suite: string, name: string, scheduler: string): boolean {

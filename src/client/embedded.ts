@@ -350,6 +350,7 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
   }
 
   async gather(keys: readonly Key[]): Promise<unknown[]> {
+    if (this.closed) throw new ClosedError("The local cluster");
     // Pending while the values travel, so the process stays alive for them.
     this.pending++;
     this.refIfBusy();
@@ -389,6 +390,8 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
     this.failAll(new ClosedError("The local cluster"));
     for (const w of this.workerWaiters) w();
     this.workerWaiters = [];
+    // Data requests to threads about to stop come back empty (the gather then reports the keys missing).
+    for (const t of this.threads.values()) for (const resolve of t.dataRequests.values()) resolve({});
     const exits = [...this.threads.values()].map((t) => t.thread.terminate());
     this.threads.clear();
     await Promise.allSettled(exits);

@@ -241,7 +241,9 @@ const releaser = new FinalizationRegistry<HeldKey>((h) => h.scheduler.release([h
  * const [x2, y2] = await persist(x, y);
  * ```
  */
-export async function persist<T extends readonly Delayed[]>(...args: [...T] | [...T, ComputeOptions]): Promise<T> {
+export async function persist<T extends readonly Delayed[]>(...args: T): Promise<T>;
+export async function persist<T extends readonly Delayed[]>(...args: [...T, ComputeOptions]): Promise<T>;
+export async function persist(...args: readonly unknown[]): Promise<readonly Delayed[]> {
   const [values, options] = splitOptions(args);
   const roots = values as Delayed[];
   if (!roots.every(isDelayed)) throw new InvalidArgumentError("args", "persist takes Delayed values (and optionally options last).");
@@ -267,7 +269,7 @@ export async function persist<T extends readonly Delayed[]>(...args: [...T] | [.
       byKey.set(k, d);
     }
   });
-  return roots.map((r) => byKey.get(r.key)!) as unknown as T;
+  return roots.map((r) => byKey.get(r.key)!);
 }
 
 /** @internal */

@@ -26,7 +26,7 @@ import { lit, opRef, ref, task, type Expr, type FnRef, type GraphNode, type Key 
 import { randomToken, tokenize, tokenizeSymbol } from "../core/tokenize.js";
 import type { HeldKey } from "../scheduler/types.js";
 import type { VisualizeOptions, VisualizeResult } from "../diagnostics/visualize.js";
-import { kGraphNode, kDeps, kHeld, type ComputeOptions, computeOne, persistOne, visualizeAll } from "./compute.js";
+import { kGraphNode, kDeps, kHeld, type ComputeOptions, type Resolved, computeOne, persistOne, visualizeAll } from "./compute.js";
 import "../ops/core.js";
 
 /** A value that may be given lazily: itself, a Delayed of it, or a container holding Delayed parts. */
@@ -249,7 +249,7 @@ function makeDelayedFunction<A extends readonly unknown[], R>(fn: (...args: A) =
  * ```
  */
 export function delayed<A extends readonly unknown[], R>(fn: (...args: A) => R, options?: DelayedOptions): DelayedFunction<A, Awaited<R>>;
-export function delayed<T>(value: Lazy<T>, options?: Pick<DelayedOptions, "name" | "key">): Delayed<T>;
+export function delayed<T>(value: T, options?: Pick<DelayedOptions, "name" | "key">): Delayed<Resolved<T>>;
 export function delayed(value: unknown, options: DelayedOptions = {}): unknown {
   if (typeof value === "function") return makeDelayedFunction(value as (...args: unknown[]) => unknown, options);
   if (value instanceof Delayed) return value;

@@ -196,7 +196,7 @@ export class MissingKeyError extends DaskError {
     super(
       "DASK_ERR_MISSING_KEY",
       referencedBy === undefined
-        ? `Key "${key}" is not in the graph. Check the keys you asked for.`
+        ? `Key "${key}" is not in the graph or is no longer held (a persisted value that was released). Check the keys you asked for.`
         : `Task "${referencedBy}" depends on key "${key}", which is not in the graph. Add a node for it or fix the reference.`,
     );
     this.key = key;

@@ -36,6 +36,17 @@ export function randomToken(): string {
   return `${processSalt}${(counter++).toString(16).padStart(16, "0")}`;
 }
 
+// Symbols cannot be WeakMap keys on Node 20; unique symbols are few, so a Map is fine.
+const symbolTokens = new Map<symbol, string>();
+function symbolToken(s: symbol): string {
+  let t = symbolTokens.get(s);
+  if (t === undefined) {
+    t = randomToken();
+    symbolTokens.set(s, t);
+  }
+  return t;
+}
+
 function identityToken(o: object): string {
   let t = identityTokens.get(o);
   if (t === undefined) {
@@ -58,7 +69,8 @@ class Writer {
   }
   flush(): void {
     if (this.text.length > 0) {
-      this.hash.update(this.text, "utf8");
+      // UTF-16 code units, so lone surrogates stay distinct (UTF-8 would turn them all into U+FFFD).
+      this.hash.update(this.text, "utf16le");
       this.text = "";
     }
   }
@@ -110,7 +122,7 @@ function write(w: Writer, v: unknown, seen: Set<object>): void {
       return;
     case "symbol": {
       const k = Symbol.keyFor(v);
-      w.str(k === undefined ? `y${randomToken()};` : `Y${k.length}:${k}`);
+      w.str(k === undefined ? `y${symbolToken(v)};` : `Y${k.length}:${k}`);
       return;
     }
     case "function":
@@ -148,10 +160,11 @@ function write(w: Writer, v: unknown, seen: Set<object>): void {
     } else if (o instanceof RegExp) {
       w.str(`R${o.source.length}:${o.source}/${o.flags};`);
     } else if (o instanceof Map) {
-      const parts = [...o].map(([k, val]) => tokenize(k, val)).sort();
+      // Order-independent: hash each entry alone (sharing `seen`, so self-reference ends), then sort.
+      const parts = [...o].map(([k, val]) => tokenOf([k, val], seen)).sort();
       w.str(`M${parts.length}:${parts.join(",")};`);
     } else if (o instanceof Set) {
-      const parts = [...o].map((k) => tokenize(k)).sort();
+      const parts = [...o].map((k) => tokenOf(k, seen)).sort();
       w.str(`S${parts.length}:${parts.join(",")};`);
     } else {
       const proto = Object.getPrototypeOf(o) as unknown;
@@ -171,6 +184,12 @@ function write(w: Writer, v: unknown, seen: Set<object>): void {
   } finally {
     seen.delete(o);
   }
+}
+
+function tokenOf(value: unknown, seen: Set<object>): string {
+  const w = new Writer();
+  write(w, value, seen);
+  return w.digest();
 }
 
 /**

@@ -11,6 +11,7 @@
  * @module
  */
 import diagnostics_channel from "node:diagnostics_channel";
+import { MissingKeyError } from "../core/errors.js";
 import type { Key } from "../core/graph.js";
 import type { FromWorkerMsg, ToClientMsg, ToWorkerMsg } from "./messages.js";
 import { SchedulerState, type SchedulerConfig, type SchedulerEvent } from "./state.js";
@@ -94,7 +95,7 @@ export class SchedulerShell {
     for (const k of keys) {
       const ts = this.state.tasks.get(k);
       const holder = ts === undefined ? undefined : [...ts.whoHas][0];
-      if (holder === undefined) throw new Error(`internal: ${k} is not in memory anywhere`);
+      if (holder === undefined) throw new MissingKeyError(k);
       let list = byWorker.get(holder.address);
       if (list === undefined) byWorker.set(holder.address, (list = []));
       list.push(k);
@@ -103,9 +104,12 @@ export class SchedulerShell {
     await Promise.all(
       [...byWorker].map(async ([address, ks]) => {
         const link = this.links.get(address);
-        if (link === undefined) throw new Error(`internal: no link to ${address}`);
+        if (link === undefined) throw new MissingKeyError(ks[0]!);
         const values = await link.getData(ks);
-        for (const k of ks) out.set(k, values[k]);
+        for (const k of ks) {
+          if (!Object.prototype.hasOwnProperty.call(values, k)) throw new MissingKeyError(k);
+          out.set(k, values[k]);
+        }
       }),
     );
     return out;

@@ -12,8 +12,9 @@ import assert from "node:assert/strict";
 
 import { compute, delayed, Delayed, persist, visualize, syncScheduler } from "../../src/index.js";
 import { closeDefaultLocalCluster, LocalCluster } from "../../src/distributed.js";
-import { InvalidArgumentError } from "../../src/core/errors.js";
+import { InvalidArgumentError, MissingKeyError } from "../../src/core/errors.js";
 import type { Scheduler } from "../../src/scheduler/types.js";
+import { describeChild, distributedUrl, libraryUrl, runModuleScript } from "../fixtures/child.js";
 
 // The counter cell that counting functions read: bound with `captures`, so it
 // is a free variable of their source text. `declare` emits nothing.
@@ -129,9 +130,10 @@ describe("delayed(value)", () => {
     it(`rebuilds arrays and objects holding Delayed values (${name})`, async () => {
       const scheduler = name === "sync" ? "sync" : cluster!;
       const list = delayed([inc(1), 2, { a: inc(2), b: [inc(3), "x"] }]);
-      // The explicit type argument works around the inference of delayed(value), which
-      // types delayed({ a: inc(1) }) as Delayed<{ a: Delayed<number> }> (see the report).
-      const obj = delayed<{ a: number; b: [number, null] }>({ a: inc(1), b: [inc(2), null] });
+      // Inferred as Delayed<{ a: number; b: [number, null] }>: Delayed parts resolve in the type too.
+      const obj = delayed({ a: inc(1), b: [inc(2), null] as [Delayed<number>, null] });
+      const typed: Delayed<{ a: number; b: [number, null] }> = obj;
+      void typed;
       const [l, o] = await compute(list, obj, { scheduler });
       assert.deepEqual(l, [2, 2, { a: 3, b: [4, "x"] }]);
       assert.deepEqual(o, { a: 2, b: [3, null] });
@@ -293,6 +295,53 @@ describe("persist()", () => {
     const [a, b] = (await persist(inc(1), add(inc(1), 5), { scheduler: "sync" })) as unknown as [Delayed<number>, Delayed<number>];
     assert.deepEqual(await compute(a, b, add(a, b), { scheduler: "sync" }), [2, 7, 9]);
   });
+
+  it("a value persisted on one cluster computes on another", async () => {
+    const other = await LocalCluster.start({ workers: 1 });
+    try {
+      const kept = await add(inc(1), 10).persist({ scheduler: cluster! });
+      assert.equal(await inc(kept).compute({ scheduler: other }), 13);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it(
+    "computing on a persisted value its cluster has released rejects with MissingKeyError",
+    async () => {
+      const kept = await inc(41).persist({ scheduler: cluster! });
+      cluster!.release([kept.key]);
+      assert.equal(cluster!.holds(kept.key), false);
+      for (const scheduler of [cluster!, "sync" as const]) {
+        await assert.rejects(inc(kept).compute({ scheduler }), (err) => {
+          assert.ok(err instanceof MissingKeyError, `expected MissingKeyError, got ${String(err)}`);
+          assert.equal(err.key, kept.key);
+          return true;
+        });
+      }
+    },
+  );
+
+  it(
+    "computing on a value persisted on a closed cluster rejects with ClosedError",
+    async () => {
+      // In a child process: the failure is a promise that never settles.
+      const script = `import { delayed } from ${JSON.stringify(libraryUrl)};
+import { LocalCluster } from ${JSON.stringify(distributedUrl)};
+const cluster = await LocalCluster.start({ workers: 1 });
+const inc = delayed((x) => x + 1);
+const kept = await inc(1).persist({ scheduler: cluster });
+await cluster.close();
+try {
+  console.log("resolved", await inc(kept).compute({ scheduler: "sync" }));
+} catch (err) {
+  console.log("rejected", err.code ?? err.name);
+}`;
+      const r = await runModuleScript(script, { timeoutMs: 15_000 });
+      assert.equal(r.code, 0, describeChild(r));
+      assert.equal(r.stdout.trim(), "rejected DASK_ERR_CLOSED", describeChild(r));
+    },
+  );
 
   it("keeps nout on the persisted value", async () => {
     const pair = delayed((x: number) => [x, -x], { nout: 2 })(4);

@@ -52,7 +52,7 @@ describe("tokenize: basics", () => {
     allDifferent(["é"], ["e\u0301"], ["😀"], ["😁"]);
   });
 
-  it("lone surrogates do not collide with U+FFFD or each other", { todo: "strings are hashed as UTF-8, which turns every lone surrogate into U+FFFD: tokenize('\\uD800') === tokenize('\\uFFFD') === tokenize('\\uDBFF')" }, () => {
+  it("lone surrogates do not collide with U+FFFD or each other", () => {
     allDifferent(["\uD800"], ["\uFFFD"], ["\uDBFF"], ["\uDC00"]);
   });
 });
@@ -86,7 +86,7 @@ describe("tokenize: objects and collections", () => {
     assert.equal(tokenize(o), tokenize(o));
   });
 
-  it("Maps and Sets that contain themselves do not loop", { todo: "Map and Set entries are tokenized with fresh recursion state: new Map([['self', m]]) overflows the stack (RangeError)" }, () => {
+  it("Maps and Sets that contain themselves do not loop", () => {
     const m = new Map<string, unknown>();
     m.set("self", m);
     const s = new Set<unknown>();
@@ -116,7 +116,7 @@ describe("tokenize: objects and collections", () => {
     assert.notEqual(tokenize(d), tokenize(delayed((x: number) => x)(1)), "different keys, different tokens");
   });
 
-  it("registered symbols by name; other symbols stable per identity", { todo: "a non-registered symbol gets a new random token on every call, so tokenize(s) !== tokenize(s) and pure calls with it never share a key" }, () => {
+  it("registered symbols by name; other symbols stable per identity", () => {
     assert.equal(tokenize(Symbol.for("app.x")), tokenize(Symbol.for("app.x")));
     assert.notEqual(tokenize(Symbol.for("app.x")), tokenize(Symbol.for("app.y")));
     const s = Symbol("local");

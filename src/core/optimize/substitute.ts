@@ -29,8 +29,15 @@ export function substitute(e: Expr, key: Key, by: Expr): Expr {
   }
 }
 
-/** True when `key` is referenced only as a whole top-level argument (never nested inside arrays or objects). */
+/**
+ * True when `key` is referenced exactly once, as a whole top-level argument
+ * (not nested in arrays or objects). Fusing anything else would run the inner
+ * call more than once, or would hide a Promise inside a container.
+ */
 export function onlyTopLevel(args: readonly Expr[], key: Key): boolean {
+  let direct = 0;
+  for (const a of args) if (a.k === "r" && a.key === key) direct++;
+  if (direct !== 1) return false;
   const nested = (e: Expr): boolean => {
     switch (e.k) {
       case "r":
