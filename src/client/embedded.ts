@@ -67,7 +67,7 @@ interface ThreadHandle {
   readonly thread: Worker;
   readonly comm: InprocComm<ToThreadMsg, FromThreadMsg>;
   ready: boolean;
-  readonly dataRequests: Map<number, (values: Readonly<Record<Key, unknown>>) => void>;
+  readonly dataRequests: Map<number, (values: ReadonlyMap<Key, unknown>) => void>;
 }
 
 /** A local cluster of worker threads; implements {@link Scheduler}. */
@@ -180,7 +180,9 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
           } else if (msg.op === "data") {
             const r = handle.dataRequests.get(msg.id);
             handle.dataRequests.delete(msg.id);
-            r?.(msg.values);
+            const got = new Map<Key, unknown>();
+            for (let i = 0; i < msg.keys.length; i++) got.set(msg.keys[i]!, msg.values[i]);
+            r?.(got);
           } else {
             fromWorker.push(msg);
           }
@@ -218,7 +220,7 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
     handle.comm.close();
     if (this.closed) return;
     for (const other of this.threads.values()) other.comm.send({ op: "remove-peer", address: handle.address });
-    for (const resolve of handle.dataRequests.values()) resolve({});
+    for (const resolve of handle.dataRequests.values()) resolve(new Map());
     this.shell.removeWorker(handle.address, false);
     // A worker that cannot even start would be replaced forever: give up after a burst of deaths.
     const now = Date.now();
@@ -391,7 +393,7 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
     for (const w of this.workerWaiters) w();
     this.workerWaiters = [];
     // Data requests to threads about to stop come back empty (the gather then reports the keys missing).
-    for (const t of this.threads.values()) for (const resolve of t.dataRequests.values()) resolve({});
+    for (const t of this.threads.values()) for (const resolve of t.dataRequests.values()) resolve(new Map());
     const exits = [...this.threads.values()].map((t) => t.thread.terminate());
     this.threads.clear();
     await Promise.allSettled(exits);

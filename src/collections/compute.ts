@@ -29,6 +29,8 @@ export const kGraphNode: unique symbol = Symbol("dask-ts.graphNode");
 export const kDeps: unique symbol = Symbol("dask-ts.deps");
 /** @internal Where a persisted value is held. */
 export const kHeld: unique symbol = Symbol("dask-ts.held");
+/** @internal A copy of a Delayed (same key and shape) backed by a held key or a literal node. */
+export const kRebind: unique symbol = Symbol("dask-ts.rebind");
 
 /** Names accepted by the `scheduler` option. */
 export type SchedulerName = "sync" | "synchronous" | "single-threaded" | "embedded" | "threads" | "local";
@@ -252,19 +254,14 @@ export async function persist(...args: readonly unknown[]): Promise<readonly Del
   const keys = [...new Set(roots.map((r) => r.key))];
   const kept = await scheduler.persist(graph, keys, options.priority === undefined ? {} : { priority: options.priority });
   const byKey = new Map<Key, Delayed>();
-  const ctor = roots[0]!.constructor as new (key: Key, node: GraphNode | undefined, deps: readonly Delayed[], nout?: number, held?: HeldKey) => Delayed;
+  const first = new Map<Key, Delayed>();
+  for (const r of roots) if (!first.has(r.key)) first.set(r.key, r);
   keys.forEach((k, i) => {
     const p = kept[i]!;
-    const nout = (() => {
-      try {
-        return roots.find((r) => r.key === k)!.length;
-      } catch {
-        return undefined;
-      }
-    })();
-    if (p.kind === "value") byKey.set(k, new ctor(k, { kind: "literal", value: p.value }, [], nout));
+    const original = first.get(k)!;
+    if (p.kind === "value") byKey.set(k, original[kRebind](undefined, { kind: "literal", value: p.value }));
     else {
-      const d = new ctor(k, undefined, [], nout, p.held);
+      const d = original[kRebind](p.held, undefined);
       releaser.register(d, p.held);
       byKey.set(k, d);
     }

@@ -26,7 +26,7 @@ import { lit, opRef, ref, task, type Expr, type FnRef, type GraphNode, type Key 
 import { randomToken, tokenize, tokenizeSymbol } from "../core/tokenize.js";
 import type { HeldKey } from "../scheduler/types.js";
 import type { VisualizeOptions, VisualizeResult } from "../diagnostics/visualize.js";
-import { kGraphNode, kDeps, kHeld, type ComputeOptions, type Resolved, computeOne, persistOne, visualizeAll } from "./compute.js";
+import { kGraphNode, kDeps, kHeld, kRebind, type ComputeOptions, type Resolved, computeOne, persistOne, visualizeAll } from "./compute.js";
 import "../ops/core.js";
 
 /** A value that may be given lazily: itself, a Delayed of it, or a container holding Delayed parts. */
@@ -149,6 +149,11 @@ export class Delayed<T = unknown> {
   *[Symbol.iterator](): Iterator<Delayed<T extends readonly unknown[] ? T[number] : unknown>> {
     const n = this.length;
     for (let i = 0; i < n; i++) yield this.get(i as keyof T & number) as Delayed<T extends readonly unknown[] ? T[number] : unknown>;
+  }
+
+  /** @internal */
+  [kRebind](held: HeldKey | undefined, node: GraphNode | undefined): Delayed<T> {
+    return new Delayed<T>(this.key, node, [], this.nout, held);
   }
 
   /** @internal */

@@ -50,7 +50,7 @@ interface PackedFinished {
 type Msg = { readonly op: string };
 
 function packable(m: Msg): "compute" | "finished" | undefined {
-  if (m.op === "compute-task" && (m as ComputeTaskMsg).whoHas === undefined && (m as ComputeTaskMsg).transfer !== true) return "compute";
+  if (m.op === "compute-task" && (m as ComputeTaskMsg).inputs === undefined && (m as ComputeTaskMsg).transfer !== true) return "compute";
   if (m.op === "task-finished" && !(m as TaskFinishedMsg).delivered) return "finished";
   return undefined;
 }

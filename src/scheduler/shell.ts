@@ -22,8 +22,8 @@ export const stimulusChannel = diagnostics_channel.channel("dask-ts:scheduler:st
 /** How the shell reaches one worker. */
 export interface WorkerLink {
   send(msg: ToWorkerMsg): void;
-  /** Ask the worker for the values of keys it holds. */
-  getData(keys: readonly Key[]): Promise<Readonly<Record<Key, unknown>>>;
+  /** Ask the worker for the values of keys it holds; keys it does not hold are absent from the answer. */
+  getData(keys: readonly Key[]): Promise<ReadonlyMap<Key, unknown>>;
 }
 
 /** Receives the scheduler's messages for one client. */
@@ -107,8 +107,8 @@ export class SchedulerShell {
         if (link === undefined) throw new MissingKeyError(ks[0]!);
         const values = await link.getData(ks);
         for (const k of ks) {
-          if (!Object.prototype.hasOwnProperty.call(values, k)) throw new MissingKeyError(k);
-          out.set(k, values[k]);
+          if (!values.has(k)) throw new MissingKeyError(k);
+          out.set(k, values.get(k));
         }
       }),
     );

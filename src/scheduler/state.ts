@@ -673,21 +673,32 @@ export class SchedulerState {
       });
       return;
     }
-    const whoHas: Record<Key, string[]> = {};
-    const nbytes: Record<Key, number> = {};
+    const keys: Key[] = [];
+    const workers: string[] = [];
+    const index = new Map<SchedulerWorker, number>();
+    const who: (number | number[])[] = [];
+    const nbytes: number[] = [];
     for (const d of ts.dependencies) {
-      const holders: string[] = [];
-      for (const w of d.whoHas) holders.push(w.address);
-      whoHas[d.key] = holders;
-      nbytes[d.key] = d.nbytes;
+      keys.push(d.key);
+      nbytes.push(d.nbytes);
+      let holders: number | number[] | undefined;
+      for (const w of d.whoHas) {
+        let i = index.get(w);
+        if (i === undefined) {
+          i = workers.length;
+          workers.push(w.address);
+          index.set(w, i);
+        }
+        holders = holders === undefined ? i : typeof holders === "number" ? [holders, i] : (holders.push(i), holders);
+      }
+      who.push(holders ?? []);
     }
     this.send(ws.address, {
       op: "compute-task",
       key: ts.key,
       fn: ts.run.fn,
       args: ts.run.args,
-      whoHas,
-      nbytes,
+      inputs: { keys, workers, who, nbytes },
       priority: ts.priority,
       runId: ts.runId,
       deliver: ts.deliver,

@@ -24,7 +24,7 @@ import type { SerializedError } from "../core/errors.js";
 import { InvalidTransitionError } from "../core/errors.js";
 import type { Expr, FnRef, Key } from "../core/graph.js";
 import { PriorityQueue } from "../scheduler/priority-queue.js";
-import { comparePriority, type ComputeTaskMsg, type FromWorkerMsg, type Priority } from "../scheduler/messages.js";
+import { comparePriority, type ComputeTaskMsg, type FromWorkerMsg, type Priority, type TaskInputs } from "../scheduler/messages.js";
 
 /** Where a task is on this worker. */
 export type WorkerTaskStateName = "waiting" | "fetch" | "flight" | "ready" | "executing" | "memory" | "cancelled" | "forgotten";
@@ -38,12 +38,12 @@ export interface WorkerTask {
   priority: Priority;
   runId: number;
   deliver: boolean;
-  readonly dependencies: Set<WorkerTask>;
-  readonly dependents: Set<WorkerTask>;
+  dependencies: Set<WorkerTask>;
+  dependents: Set<WorkerTask>;
   /** Inputs not yet here. */
-  readonly waitingFor: Set<WorkerTask>;
+  waitingFor: Set<WorkerTask>;
   /** Peers said to hold it (for inputs). */
-  readonly whoHas: Set<string>;
+  whoHas: Set<string>;
   nbytes: number;
   /** The scheduler wants this key kept (computed here, or fetched and not yet freed). */
   wanted: boolean;
@@ -52,7 +52,7 @@ export interface WorkerTask {
   /** The run id of the execution under way in the shell (runId may be newer after a resume). */
   execRunId: number;
   /** Inputs of a compute task, kept so a task first seen as a transfer can still be computed here. */
-  inputs: { readonly whoHas: Readonly<Record<Key, readonly string[]>>; readonly nbytes: Readonly<Record<Key, number>> } | undefined;
+  inputs: TaskInputs | undefined;
 }
 
 /** A stimulus for the worker. */
@@ -72,6 +72,23 @@ export type WorkerInstruction =
   | { readonly type: "gather-dep"; readonly peer: string; readonly keys: readonly Key[]; readonly stimulusId: string }
   | { readonly type: "release-data"; readonly keys: readonly Key[] }
   | { readonly type: "send"; readonly msg: FromWorkerMsg };
+
+// As in the scheduler: most tasks' sets stay empty (a task with no inputs, an input nothing
+// else needs), so all start as one shared empty set and get their own on first add.
+class EmptySet extends Set<never> {
+  override add(): never {
+    throw new Error("internal: add to the shared empty set; use grow()");
+  }
+}
+const EMPTY: Set<never> = new EmptySet();
+type SetField = "dependencies" | "dependents" | "waitingFor" | "whoHas";
+function grow<F extends SetField>(ts: WorkerTask, field: F): WorkerTask[F] {
+  const s = ts[field];
+  if (s !== EMPTY) return s;
+  const fresh = new Set() as WorkerTask[F];
+  ts[field] = fresh;
+  return fresh;
+}
 
 export class WorkerState {
   readonly tasks = new Map<Key, WorkerTask>();
@@ -151,10 +168,10 @@ export class WorkerState {
         priority: [0, 0, 0],
         runId: 0,
         deliver: false,
-        dependencies: new Set(),
-        dependents: new Set(),
-        waitingFor: new Set(),
-        whoHas: new Set(),
+        dependencies: EMPTY,
+        dependents: EMPTY,
+        waitingFor: EMPTY,
+        whoHas: EMPTY,
         nbytes: 0,
         wanted: false,
         previous: undefined,
@@ -174,7 +191,7 @@ export class WorkerState {
     ts.priority = msg.priority;
     ts.runId = msg.runId;
     ts.deliver = msg.deliver;
-    ts.inputs = { whoHas: msg.whoHas ?? {}, nbytes: msg.nbytes ?? {} };
+    ts.inputs = msg.inputs;
     switch (before) {
       case "memory":
         // Already here (fetched earlier as an input): report it instead of recomputing.
@@ -222,19 +239,30 @@ export class WorkerState {
   /** Make `ts` a compute task: wait for (and fetch) its inputs, or queue it to run. */
   private setupCompute(ts: WorkerTask): void {
     this.fetchQueue.delete(ts);
-    const inputs = ts.inputs ?? { whoHas: {}, nbytes: {} };
-    for (const [depKey, holders] of Object.entries(inputs.whoHas)) {
+    const inputs = ts.inputs;
+    const n = inputs?.keys.length ?? 0;
+    for (let i = 0; i < n; i++) {
+      const depKey = inputs!.keys[i]!;
       const dep = this.ensure(depKey);
-      ts.dependencies.add(dep);
-      dep.dependents.add(ts);
-      for (const h of holders) if (h !== this.address) dep.whoHas.add(h);
+      grow(ts, "dependencies").add(dep);
+      grow(dep, "dependents").add(ts);
+      const who = inputs!.who[i]!;
+      if (typeof who === "number") {
+        const h = inputs!.workers[who]!;
+        if (h !== this.address) grow(dep, "whoHas").add(h);
+      } else {
+        for (const w of who) {
+          const h = inputs!.workers[w]!;
+          if (h !== this.address) grow(dep, "whoHas").add(h);
+        }
+      }
       if (dep.state === "memory") continue;
-      ts.waitingFor.add(dep);
+      grow(ts, "waitingFor").add(dep);
       switch (dep.state) {
         case "fetch":
         case "forgotten":
           dep.state = "fetch";
-          dep.nbytes = inputs.nbytes[depKey] ?? 0;
+          dep.nbytes = inputs!.nbytes[i] ?? 0;
           this.fetchQueue.add(dep);
           break;
         case "cancelled":

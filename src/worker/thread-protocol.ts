@@ -18,7 +18,8 @@ export interface ThreadInit {
 /** Peer ↔ peer (and scheduler → worker) data requests and replies. */
 export type PeerMsg =
   | { readonly op: "get-data"; readonly id: number; readonly keys: readonly Key[] }
-  | { readonly op: "data"; readonly id: number; readonly values: Readonly<Record<Key, unknown>> };
+  /** The held values among the requested keys, as parallel arrays (cheap to clone). */
+  | { readonly op: "data"; readonly id: number; readonly keys: readonly Key[]; readonly values: readonly unknown[] };
 
 /** Main thread → worker thread. */
 export type ToThreadMsg =

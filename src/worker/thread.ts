@@ -87,17 +87,22 @@ function handleSchedulerMsg(msg: ToWorkerMsg): void {
   apply(state.handle(ev));
 }
 
-function answerGetData(id: number, keys: readonly Key[]): [PeerMsg & FromThreadMsg, ArrayBuffer[]?] {
-  const values: Record<Key, unknown> = {};
-  for (const k of keys) if (data.has(k)) values[k] = data.get(k);
-  return [{ op: "data", id, values }];
+function answerGetData(id: number, keys: readonly Key[]): [PeerMsg & FromThreadMsg] {
+  const held: Key[] = [];
+  const values: unknown[] = [];
+  for (const k of keys) {
+    if (!data.has(k)) continue;
+    held.push(k);
+    values.push(data.get(k));
+  }
+  return [{ op: "data", id, keys: held, values }];
 }
 
 function addPeer(address: string, port: MessagePort): void {
   const comm = new InprocComm<PeerMsg, PeerMsg>(port, (msgs) => {
     for (const m of msgs) {
       if (m.op === "get-data") comm.send(...answerGetData(m.id, m.keys));
-      else gatherReply(m.id, m.values);
+      else gatherReply(m.id, m.keys, m.values);
     }
     kick();
   });
@@ -115,17 +120,15 @@ function removePeer(address: string): void {
   }
 }
 
-function gatherReply(id: number, values: Record<Key, unknown>): void {
+function gatherReply(id: number, keys: readonly Key[], values: readonly unknown[]): void {
   const g = pendingGathers.get(id);
   if (g === undefined) return;
   pendingGathers.delete(id);
   const received = new Map<Key, number>();
-  for (const k of g.keys) {
-    if (Object.prototype.hasOwnProperty.call(values, k)) {
-      const v = values[k];
-      data.set(k, v);
-      received.set(k, sizeof(v));
-    }
+  for (let i = 0; i < keys.length; i++) {
+    const v = values[i];
+    data.set(keys[i]!, v);
+    received.set(keys[i]!, sizeof(v));
   }
   apply(state.handle({ type: "gather-dep-success", peer: g.peer, received, requested: g.keys, stimulusId: `gather-${id}` }));
 }

@@ -26,7 +26,7 @@ import { runTask } from "../../src/core/execute.js";
 import { lit, opRef, ref, task, type Expr, type FnRef, type Graph, type Key, type TaskNode } from "../../src/core/graph.js";
 import { executionOrder } from "../../src/core/order.js";
 import "../../src/ops/index.js";
-import type { ComputeTaskMsg, Priority, ToClientMsg } from "../../src/scheduler/messages.js";
+import type { ComputeTaskMsg, Priority, ToClientMsg, TaskInputs } from "../../src/scheduler/messages.js";
 import { SchedulerState, type SchedulerConfig, type SchedulerEvent, type SchedulerInstruction } from "../../src/scheduler/state.js";
 import { sizeof } from "../../src/serialize/sizeof.js";
 import { WorkerState, type WorkerEvent, type WorkerInstruction } from "../../src/worker/state.js";
@@ -643,4 +643,35 @@ export function describeDelivery(d: Delivery): string {
     case "gather":
       return `gather ${d.worker}<-${d.peer} ${d.keys.join(",")}`;
   }
+}
+
+/** A compute-task's inputs as a record, input key → holder addresses (undefined without inputs). */
+export function whoHasOf(m: { readonly inputs?: TaskInputs }): Record<Key, string[]> | undefined {
+  if (m.inputs === undefined) return undefined;
+  const out: Record<Key, string[]> = {};
+  m.inputs.keys.forEach((k, i) => {
+    const who = m.inputs!.who[i]!;
+    out[k] = (typeof who === "number" ? [who] : [...who]).map((w) => m.inputs!.workers[w]!);
+  });
+  return out;
+}
+
+/** A compute-task's input sizes as a record (undefined without inputs). */
+export function nbytesOf(m: { readonly inputs?: TaskInputs }): Record<Key, number> | undefined {
+  if (m.inputs === undefined) return undefined;
+  return Object.fromEntries(m.inputs.keys.map((k, i) => [k, m.inputs!.nbytes[i]!]));
+}
+
+/** Build compute-task inputs from a record, input key → holder addresses. */
+export function inputsOf(whoHas: Record<Key, readonly string[]>, nbytes = 8): TaskInputs {
+  const workers: string[] = [];
+  const keys = Object.keys(whoHas);
+  const who = keys.map((k) =>
+    whoHas[k]!.map((a) => {
+      let i = workers.indexOf(a);
+      if (i < 0) i = workers.push(a) - 1;
+      return i;
+    }),
+  );
+  return { keys, workers, who, nbytes: keys.map(() => nbytes) };
 }

@@ -20,7 +20,7 @@ test("a mixed batch survives packing and structured clone unchanged", () => {
     ...Array.from({ length: 20 }, (_, i) => compute(i, i % 2 ? inc : dbl)),
     { op: "free-keys", keys: ["a", "b"], stimulusId: "s" },
     // a task with dependencies and a multi-argument task are not packed the same way
-    { ...compute(50), whoHas: { x: ["w1"] }, nbytes: { x: 8 } },
+    { ...compute(50), inputs: { keys: ["x"], workers: ["w1"], who: [0], nbytes: [8] } },
     { ...compute(51), args: [{ k: "r", key: "x" }, { k: "v", v: { nested: [1, 2] } }] },
     ...Array.from({ length: 3 }, (_, i) => compute(60 + i)),
     ...Array.from({ length: 12 }, (_, i) => finished(i)),

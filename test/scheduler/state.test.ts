@@ -11,7 +11,7 @@ import type { ToClientMsg } from "../../src/scheduler/messages.js";
 import { SchedulerState, keyGroup } from "../../src/scheduler/state.js";
 import type { Graph } from "../../src/core/graph.js";
 import { cull } from "../../src/core/optimize/cull.js";
-import { Cluster, SchedulerDriver, add, boom, call, chain, computeTasks, describeDelivery, freedKeys, inc, max, mul, sum, toClients, toWorkers, treeReduction } from "../helpers/machines.js";
+import { Cluster, SchedulerDriver, add, boom, call, chain, computeTasks, describeDelivery, freedKeys, inc, max, mul, nbytesOf, sum, toClients, toWorkers, treeReduction, whoHasOf } from "../helpers/machines.js";
 
 /** `n` root tasks `leaf[i]` (one group), in order. */
 function leaves(n: number, prefix = "leaf"): [Key, TaskNode][] {
@@ -30,7 +30,7 @@ describe("SchedulerState: dependencies", () => {
     d.addWorker("w1", 1);
     let out = d.submit("c1", [["a", call(inc, 1)], ["b", call(inc, "a")], ["c", call(inc, "b")]], ["c"], true);
     assert.deepEqual(
-      computeTasks(out).map((m) => [m.key, m.worker, m.whoHas ?? {}, m.deliver]),
+      computeTasks(out).map((m) => [m.key, m.worker, whoHasOf(m) ?? {}, m.deliver]),
       [["a", "w1", {}, false]],
     );
     assert.equal(d.stateOf("a"), "processing");
@@ -39,7 +39,7 @@ describe("SchedulerState: dependencies", () => {
 
     out = d.finish("a", { nbytes: 16 });
     assert.deepEqual(
-      computeTasks(out).map((m) => [m.key, m.worker, m.whoHas, m.nbytes]),
+      computeTasks(out).map((m) => [m.key, m.worker, whoHasOf(m), nbytesOf(m)]),
       [["b", "w1", { a: ["w1"] }, { a: 16 }]],
     );
     assert.equal(freedKeys(out).size, 0, "a is still needed by b");
@@ -48,7 +48,7 @@ describe("SchedulerState: dependencies", () => {
 
     out = d.finish("b");
     assert.deepEqual(
-      computeTasks(out).map((m) => [m.key, m.whoHas, m.deliver]),
+      computeTasks(out).map((m) => [m.key, whoHasOf(m), m.deliver]),
       [["c", { b: ["w1"] }, true]],
     );
     assert.deepEqual(Object.fromEntries(freedKeys(out)), { w1: ["a"] }, "a is released once b is in memory");
@@ -84,7 +84,7 @@ describe("SchedulerState: dependencies", () => {
     out = d.finish("a");
     assert.deepEqual(computeTasks(out).map((m) => m.key).sort(), ["b", "c"]);
     for (const m of computeTasks(out)) {
-      assert.deepEqual(m.whoHas, { a: [aw] });
+      assert.deepEqual(whoHasOf(m), { a: [aw] });
       assert.equal(m.worker, aw, "placed where the input is");
     }
     out = d.finish("b");
@@ -94,7 +94,7 @@ describe("SchedulerState: dependencies", () => {
     out = d.finish("c");
     const [dm] = computeTasks(out);
     assert.equal(dm?.key, "d");
-    assert.deepEqual(dm.whoHas, { b: [d.workerOf("b")], c: [d.workerOf("c")] });
+    assert.deepEqual(whoHasOf(dm), { b: [d.workerOf("b")], c: [d.workerOf("c")] });
     assert.deepEqual(freedKeys(out).get(aw), ["a"]);
     d.finish("d", { value: 6 });
     assert.equal(d.s.tasks.size, 0);
@@ -207,7 +207,7 @@ describe("SchedulerState: root-task queuing", () => {
     }
     const total = d.sent.get("total");
     assert.ok(total !== undefined);
-    assert.equal(Object.keys(total.whoHas ?? {}).length, 20);
+    assert.equal(Object.keys(whoHasOf(total) ?? {}).length, 20);
     d.finish("total", { value: 1 });
     assert.equal(d.s.tasks.size, 0);
     d.s.validateState();
@@ -238,7 +238,7 @@ describe("SchedulerState: persist and release", () => {
 
     // A compute on top of a persisted key reads it where it is and leaves it there.
     out = d.submit("c2", [["w", call(inc, "x")]], ["w"], true);
-    assert.deepEqual(computeTasks(out).map((m) => [m.key, m.whoHas, m.deliver]), [["w", { x: [xw] }, true]]);
+    assert.deepEqual(computeTasks(out).map((m) => [m.key, whoHasOf(m), m.deliver]), [["w", { x: [xw] }, true]]);
     out = d.finish("w", { value: 3 });
     assert.deepEqual(clientMsgs(out, "c2"), [{ op: "key-in-memory", key: "w", hasValue: true, value: 3 }]);
     assert.equal(d.stateOf("x"), "memory");
@@ -531,7 +531,7 @@ describe("SchedulerState: worker loss", () => {
     assert.deepEqual(computeTasks(out).map((m) => [m.key, m.worker]), [["a", "w2"]]);
     assert.equal(d.stateOf("b"), "waiting");
     const o2 = d.finish("a");
-    assert.deepEqual(computeTasks(o2).map((m) => [m.key, m.worker, m.whoHas]), [["b", "w2", { a: ["w2"] }]]);
+    assert.deepEqual(computeTasks(o2).map((m) => [m.key, m.worker, whoHasOf(m)]), [["b", "w2", { a: ["w2"] }]]);
     d.finish("b", { value: 3 });
     assert.equal(d.s.tasks.size, 0);
     d.s.validateState();
@@ -551,7 +551,7 @@ describe("SchedulerState: worker loss", () => {
     assert.deepEqual(computeTasks(out).map((m) => [m.key, m.worker]), [["a", "w2"]]);
     assert.equal(d.stateOf("d"), "waiting");
     d.finish("a");
-    assert.deepEqual(d.sent.get("d")!.whoHas, { a: ["w2"], c: ["w2"] });
+    assert.deepEqual(whoHasOf(d.sent.get("d")!), { a: ["w2"], c: ["w2"] });
     d.finish("d", { value: 5 });
     assert.equal(d.s.tasks.size, 0);
     d.s.validateState();

@@ -10,7 +10,7 @@ import { serializeError } from "../../src/core/errors.js";
 import { lit, ref, type Key } from "../../src/core/graph.js";
 import type { FromWorkerMsg, Priority } from "../../src/scheduler/messages.js";
 import { WorkerState, type WorkerEvent, type WorkerInstruction } from "../../src/worker/state.js";
-import { add, inc, prio } from "../helpers/machines.js";
+import { add, inc, inputsOf, prio } from "../helpers/machines.js";
 
 let seq = 0;
 
@@ -26,7 +26,7 @@ function ct(key: Key, opts: { deps?: Record<Key, string[]>; priority?: Priority;
       key,
       fn: keys.length === 0 ? inc : add,
       args: keys.length === 0 ? [lit(1)] : keys.map((k) => ref(k)),
-      ...(keys.length === 0 ? {} : { whoHas: deps, nbytes: Object.fromEntries(keys.map((k) => [k, 8])) }),
+      ...(keys.length === 0 ? {} : { inputs: inputsOf(deps) }),
       priority: opts.priority ?? prio(0),
       runId: opts.runId ?? 1,
       deliver: opts.deliver ?? false,
