@@ -36,7 +36,7 @@ import {
   type SerializedError,
 } from "../core/errors.js";
 import { assertShippable } from "../core/functions.js";
-import { task, lit, ref, opRef, validateGraph, type Graph, type Key, type TaskNode } from "../core/graph.js";
+import { task, lit, ref, opRef, type Graph, type Key, type TaskNode } from "../core/graph.js";
 import { executionOrder } from "../core/order.js";
 import { InprocComm } from "../comm/inproc.js";
 import type { FromWorkerMsg, ToClientMsg } from "../scheduler/messages.js";
@@ -247,12 +247,17 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
     for (const fail of [...this.failures.values()]) fail(err);
   }
 
-  /** Turn literal and alias nodes into tasks (workers only run tasks) and list them in execution order. */
+  /**
+   * Check the graph (references, cycles, shippable functions), turn literal
+   * and alias nodes into tasks (workers only run tasks) and list them in
+   * execution order.
+   */
   private prepare(graph: Graph): [Key, TaskNode][] {
     if (this.closed) throw new ClosedError("The local cluster");
+    const ordered = executionOrder(graph, { has: (k) => this.holds(k) });
     assertShippable(graph);
     const out: [Key, TaskNode][] = [];
-    for (const key of executionOrder(graph)) {
+    for (const key of ordered) {
       const node = graph.get(key)!;
       if (node.kind === "task") out.push([key, node]);
       else if (node.kind === "literal") out.push([key, task(opRef("dask.identity"), [lit(node.value)])]);
@@ -264,7 +269,6 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
   private run(graph: Graph, keys: readonly Key[], deliver: boolean, options: RunOptions): Promise<{ client: string; values: Map<Key, unknown> }> {
     const unique = [...new Set(keys)];
     for (const k of unique) if (!graph.has(k) && !this.holds(k)) throw new MissingKeyError(k);
-    validateGraph(graph, { has: (k) => this.holds(k) });
     const tasks = this.prepare(graph);
     const client = `${deliver ? "compute" : "persist"}-${this.nextClient++}`;
     return new Promise((resolve, reject) => {

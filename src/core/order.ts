@@ -17,7 +17,8 @@
  * ```
  * @module
  */
-import { nodeDeps, type Graph, type Key } from "./graph.js";
+import { CycleError, MissingKeyError } from "./errors.js";
+import { nodeDeps, validateGraph, type Graph, type Key } from "./graph.js";
 
 /** Priority of each key in the graph (0 runs first). References to keys outside the graph are ignored. */
 export function order(graph: Graph): Map<Key, number> {
@@ -27,8 +28,13 @@ export function order(graph: Graph): Map<Key, number> {
   return priority;
 }
 
-/** The graph's keys in the order {@link order} would run them. */
-export function executionOrder(graph: Graph): Key[] {
+/**
+ * The graph's keys in the order {@link order} would run them. With
+ * `validate`, the same walk also checks the graph (in place of a separate
+ * {@link validateGraph} pass): a reference to a key neither in the graph nor
+ * in `validate` raises MissingKeyError, a cycle raises CycleError.
+ */
+export function executionOrder(graph: Graph, validate?: { has(key: Key): boolean }): Key[] {
   const hasDependents = new Set<Key>();
   for (const node of graph.values()) for (const d of nodeDeps(node)) hasDependents.add(d);
   const priority = new Set<Key>();
@@ -47,7 +53,15 @@ export function executionOrder(graph: Graph): Key[] {
       let pushed = false;
       while (cursor[top]! < deps.length) {
         const d = deps[cursor[top]!++]!;
-        if (priority.has(d) || onStack.has(d) || !graph.has(d)) continue;
+        if (priority.has(d)) continue;
+        if (onStack.has(d)) {
+          if (validate !== undefined) throw new CycleError([...stack.slice(stack.indexOf(d)), d]);
+          continue;
+        }
+        if (!graph.has(d)) {
+          if (validate !== undefined && !validate.has(d)) throw new MissingKeyError(d, key);
+          continue;
+        }
         stack.push(d);
         cursor.push(0);
         onStack.add(d);
@@ -62,7 +76,10 @@ export function executionOrder(graph: Graph): Key[] {
       onStack.delete(key);
     }
   }
-  // Only a cycle leaves keys unvisited; number them anyway so callers never see gaps.
-  for (const key of graph.keys()) if (!priority.has(key)) out.push(key);
+  // Only a cycle leaves keys unvisited (every key on it has a dependent).
+  if (out.length < graph.size) {
+    if (validate !== undefined) validateGraph(graph, validate);
+    for (const key of graph.keys()) if (!priority.has(key)) out.push(key);
+  }
   return out;
 }

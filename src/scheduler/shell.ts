@@ -14,7 +14,7 @@ import diagnostics_channel from "node:diagnostics_channel";
 import { MissingKeyError } from "../core/errors.js";
 import type { Key } from "../core/graph.js";
 import type { FromWorkerMsg, ToClientMsg, ToWorkerMsg } from "./messages.js";
-import { SchedulerState, type SchedulerConfig, type SchedulerEvent } from "./state.js";
+import { SchedulerState, type SchedulerConfig, type SchedulerEvent, type SchedulerInstruction } from "./state.js";
 
 /** Published for every stimulus the scheduler handles. */
 export const stimulusChannel = diagnostics_channel.channel("dask-ts:scheduler:stimulus");
@@ -52,7 +52,10 @@ export class SchedulerShell {
   /** Feed several stimuli, in order, and deliver what they produce. */
   stimuli(evs: readonly SchedulerEvent[]): void {
     if (stimulusChannel.hasSubscribers) for (const ev of evs) stimulusChannel.publish(ev);
-    const out = this.state.handleBatch(evs);
+    this.deliver(this.state.handleBatch(evs));
+  }
+
+  private deliver(out: readonly SchedulerInstruction[]): void {
     for (const ins of out) {
       if (ins.to === "worker") this.links.get(ins.worker)?.send(ins.msg);
       else this.clients.get(ins.client)?.(ins.msg);
@@ -74,7 +77,12 @@ export class SchedulerShell {
   /** Messages a worker sent, in order. */
   fromWorker(address: string, msgs: readonly FromWorkerMsg[]): void {
     if (!this.links.has(address) || msgs.length === 0) return;
-    this.stimuli(msgs.map((msg) => ({ type: "worker-message", worker: address, msg, stimulusId: msg.stimulusId })));
+    if (stimulusChannel.hasSubscribers) {
+      this.stimuli(msgs.map((msg) => ({ type: "worker-message", worker: address, msg, stimulusId: msg.stimulusId })));
+      return;
+    }
+    // The hot path: thousands of results per batch, no event object each.
+    this.deliver(this.state.handleWorkerMessages(address, msgs));
   }
 
   /** Register a client's message handler. */

@@ -282,6 +282,21 @@ export class SchedulerState {
     return this.out;
   }
 
+  /** Messages from one worker, in order: {@link handleBatch} without an event object per message. */
+  handleWorkerMessages(worker: string, msgs: readonly FromWorkerMsg[]): SchedulerInstruction[] {
+    this.out = [];
+    for (const msg of msgs) {
+      this.stimulusId = msg.stimulusId;
+      const recs = this.recs;
+      recs.reset();
+      this.workerMessage(worker, msg, recs);
+      this.transitions(recs);
+    }
+    this.flushWorkerBatches();
+    if (this.validateAfter) this.validateState();
+    return this.out;
+  }
+
   private handleOne(event: SchedulerEvent): void {
     this.stimulusId = event.stimulusId;
     const recs = this.recs;

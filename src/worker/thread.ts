@@ -177,6 +177,9 @@ const getValue = (key: Key): unknown => {
   return data.get(key);
 };
 
+// Run queued tasks on the next turn of the event loop, so that every message already
+// waiting (a whole batch from the scheduler) is taken in first and results go back in
+// large batches: per-message costs on the scheduler's thread outweigh the added turn.
 function kick(): void {
   if (!pumping && runHead < runQueue.length) {
     pumping = true;
@@ -212,13 +215,15 @@ function pump(): void {
     runOne(key, runId, node);
     if (performance.now() - start > 5) break;
   }
-  if (runHead >= runQueue.length) {
-    runQueue.length = 0;
-    runHead = 0;
-  }
   toScheduler.flush();
+  if (runHead < runQueue.length) {
+    // A long batch: let messages from peers and the scheduler in, then carry on.
+    setImmediate(pump);
+    return;
+  }
+  runQueue.length = 0;
+  runHead = 0;
   pumping = false;
-  kick();
 }
 
 function runOne(key: Key, runId: number, node: TaskNode): void {
