@@ -146,11 +146,7 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
   private spawn(): Promise<void> {
     const address = `inproc://worker-${this.nextWorker++}`;
     const init: ThreadInit = { address, nthreads: this.options.threadsPerWorker, validate: this.options.validate ?? false };
-    const thread = new Worker(new URL("../worker/thread.js", import.meta.url), {
-      workerData: init,
-      execArgv: workerExecArgv(),
-      ...(this.options.memoryLimitMb === undefined ? {} : { resourceLimits: { maxOldGenerationSizeMb: this.options.memoryLimitMb } }),
-    });
+    const thread = startThread(init, this.options.memoryLimitMb);
     let onReady!: () => void;
     const ready = new Promise<void>((r) => (onReady = r));
     const handle: ThreadHandle = {
@@ -417,10 +413,11 @@ function taskError(blame: Key, rec: SerializedError): Error {
 
 /**
  * The Node flags worker threads start with: the parent's, minus those that
- * only make sense for the main script (`-e`, `-p`, `--input-type`), which
- * would stop a worker from starting.
+ * only make sense for the main script (`-e`, `-p`, `--input-type`) and would
+ * stop a worker from starting. `undefined` (inherit, Node's default, which
+ * also skips V8 flags such as `--max-old-space-size`) when nothing needs removing.
  */
-function workerExecArgv(): string[] {
+function workerExecArgv(): string[] | undefined {
   const out: string[] = [];
   const argv = process.execArgv;
   for (let i = 0; i < argv.length; i++) {
@@ -432,7 +429,21 @@ function workerExecArgv(): string[] {
     if (a.startsWith("--eval=") || a.startsWith("--print=") || a.startsWith("--input-type=")) continue;
     out.push(a);
   }
-  return out;
+  return out.length === argv.length ? undefined : out;
+}
+
+/** Start a worker thread. Flags Node refuses for workers (V8 and process options) are dropped, not fatal. */
+function startThread(init: ThreadInit, memoryLimitMb: number | undefined): Worker {
+  const url = new URL("../worker/thread.js", import.meta.url);
+  const resourceLimits = memoryLimitMb === undefined ? {} : { resourceLimits: { maxOldGenerationSizeMb: memoryLimitMb } };
+  const execArgv = workerExecArgv();
+  try {
+    return new Worker(url, { workerData: init, ...resourceLimits, ...(execArgv === undefined ? {} : { execArgv }) });
+  } catch (err) {
+    if ((err as { code?: string }).code !== "ERR_WORKER_INVALID_EXEC_ARGV" || execArgv === undefined) throw err;
+    const invalid = new Set(((err as Error).message.split(": ").pop() ?? "").split(",").map((f) => f.trim()));
+    return new Worker(url, { workerData: init, ...resourceLimits, execArgv: execArgv.filter((a) => !invalid.has(a)) });
+  }
 }
 
 let defaultCluster: Promise<LocalCluster> | undefined;

@@ -139,6 +139,12 @@ export function nodeDeps(node: GraphNode): readonly Key[] {
   return [];
 }
 
+/** True when some node satisfies `test` (a cheap scan before costlier passes). */
+export function anyNode(graph: Graph, test: (node: GraphNode) => boolean): boolean {
+  for (const n of graph.values()) if (test(n)) return true;
+  return false;
+}
+
 /** Map each key to the keys that depend on it. */
 export function dependents(graph: Graph): Map<Key, Key[]> {
   const out = new Map<Key, Key[]>();

@@ -34,7 +34,7 @@
 import { InvalidTransitionError, KilledWorkerError, serializeError, type SerializedError } from "../core/errors.js";
 import type { Key, TaskNode } from "../core/graph.js";
 import { PriorityQueue } from "./priority-queue.js";
-import { comparePriority, type FromWorkerMsg, type Priority, type ToClientMsg, type ToWorkerMsg } from "./messages.js";
+import { comparePriority, type ComputeTaskMsg, type FromWorkerMsg, type Priority, type TaskInputs, type ToClientMsg, type ToWorkerMsg } from "./messages.js";
 
 /** Where a task is in its life on the scheduler. */
 export type TaskStateName = "released" | "waiting" | "queued" | "no-worker" | "processing" | "memory" | "erred" | "forgotten";
@@ -664,30 +664,39 @@ export class SchedulerState {
       ws = this.decideWorker(ts);
     }
     this.unrunnable.delete(ts);
+    this.assign(ts, ws, rootish);
+  }
+
+  /** Put a ready task on a worker's books and send it there. */
+  private assign(ts: SchedulerTask, ws: SchedulerWorker, rootSlot: boolean): void {
     this.setState(ts, "processing");
     ts.processingOn = ws;
     ts.runId = this.nextRunId++;
     ts.deliver = shouldDeliver(ts);
     ws.processing.add(ts);
-    if (rootish) {
+    if (rootSlot) {
       ws.rootProcessing++;
       ts.rootSlot = true;
     }
     ws.occupancy += ts.group.duration ?? UNKNOWN_DURATION;
-    if (ts.dependencies.size === 0) {
-      this.send(ws.address, {
-        op: "compute-task",
-        key: ts.key,
-        fn: ts.run.fn,
-        args: ts.run.args,
-        priority: ts.priority,
-        runId: ts.runId,
-        deliver: ts.deliver,
-        ...(ts.run.transfer === true ? { transfer: true } : {}),
-        stimulusId: this.stimulusId,
-      });
-      return;
-    }
+    // Optional fields are set only when present (no spreads: this runs once per task).
+    const msg: { -readonly [K in keyof ComputeTaskMsg]: ComputeTaskMsg[K] } = {
+      op: "compute-task",
+      key: ts.key,
+      fn: ts.run.fn,
+      args: ts.run.args,
+      priority: ts.priority,
+      runId: ts.runId,
+      deliver: ts.deliver,
+      stimulusId: this.stimulusId,
+    };
+    if (ts.dependencies.size > 0) msg.inputs = this.inputsOf(ts);
+    if (ts.run.transfer === true) msg.transfer = true;
+    this.send(ws.address, msg);
+  }
+
+  /** Where a task's inputs are, as the compute-task message carries it. */
+  private inputsOf(ts: SchedulerTask): TaskInputs {
     const keys: Key[] = [];
     const workers: string[] = [];
     const index = new Map<SchedulerWorker, number>();
@@ -708,18 +717,7 @@ export class SchedulerState {
       }
       who.push(holders ?? []);
     }
-    this.send(ws.address, {
-      op: "compute-task",
-      key: ts.key,
-      fn: ts.run.fn,
-      args: ts.run.args,
-      inputs: { keys, workers, who, nbytes },
-      priority: ts.priority,
-      runId: ts.runId,
-      deliver: ts.deliver,
-      ...(ts.run.transfer === true ? { transfer: true } : {}),
-      stimulusId: this.stimulusId,
-    });
+    return { keys, workers, who, nbytes };
   }
 
   private decideWorker(ts: SchedulerTask): SchedulerWorker {
@@ -753,30 +751,8 @@ export class SchedulerState {
       const top = this.queued.peek();
       if (top === undefined || ws.rootProcessing >= this.rootSlots(ws, top.group)) return;
       this.queued.pop();
-      this.placeQueued(top, ws);
+      this.assign(top, ws, true);
     }
-  }
-
-  private placeQueued(ts: SchedulerTask, ws: SchedulerWorker): void {
-    this.setState(ts, "processing");
-    ts.processingOn = ws;
-    ts.runId = this.nextRunId++;
-    ts.deliver = shouldDeliver(ts);
-    ws.processing.add(ts);
-    ws.rootProcessing++;
-    ts.rootSlot = true;
-    ws.occupancy += ts.group.duration ?? UNKNOWN_DURATION;
-    this.send(ws.address, {
-      op: "compute-task",
-      key: ts.key,
-      fn: ts.run.fn,
-      args: ts.run.args,
-      priority: ts.priority,
-      runId: ts.runId,
-      deliver: ts.deliver,
-      ...(ts.run.transfer === true ? { transfer: true } : {}),
-      stimulusId: this.stimulusId,
-    });
   }
 
   private finishProcessing(ts: SchedulerTask): void {

@@ -12,6 +12,7 @@ import { compute, cull, delayed, fuseLinear, inline, optimize, syncScheduler } f
 import { MissingKeyError } from "../../src/core/errors.js";
 import { lit, opRef, ref, task, type Expr, type FnRef, type Graph, type GraphNode, type Key } from "../../src/core/graph.js";
 import type { PersistedValue, Scheduler } from "../../src/scheduler/types.js";
+import { rng } from "../helpers/random.js";
 
 // Read through `captures` by the counting functions below; `declare` emits nothing.
 declare const cell: Int32Array;
@@ -362,17 +363,6 @@ describe("optimize: through compute() options", () => {
 });
 
 describe("optimize: random graphs compute the same", () => {
-  /** Deterministic pseudo-random numbers (mulberry32). */
-  function rng(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
 
   /** Literals, aliases, item access, nested containers and chains, mixed at random. */
   function randomGraph(seed: number): { graph: Graph; keys: Key[] } {

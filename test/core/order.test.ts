@@ -10,21 +10,11 @@ import assert from "node:assert/strict";
 import { order } from "../../src/index.js";
 import { executionOrder } from "../../src/core/order.js";
 import { lit, nodeDeps, ref, task, type FnRef, type Graph, type GraphNode, type Key } from "../../src/core/graph.js";
+import { rng } from "../helpers/random.js";
 
 const inc: FnRef = { kind: "source", source: "(x) => x + 1", name: "inc" };
 const add: FnRef = { kind: "source", source: "(x, y) => x + y", name: "add" };
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function shuffled<T>(items: readonly T[], random: () => number): T[] {
   const out = [...items];

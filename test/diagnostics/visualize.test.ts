@@ -82,7 +82,7 @@ test("toDot labels each kind of function reference", () => {
     ["g", task({ kind: "global", path: "JSON.parse" }, [lit("1")])],
     ["s", task({ kind: "source", source: "function double(x) { return 2 * x; }", name: "double" }, [ref("g")])],
     ["l", task({ kind: "local", fn: () => 1, name: "", freeVariables: [] }, [])],
-    ["d", task({ kind: "module", specifier: "file:///work/lib/helpers.mjs", exportName: "default" }, [ref("s")])],
+    ["d", task({ kind: "module", specifier: "file:///srv/lib/helpers.mjs", exportName: "default" }, [ref("s")])],
     ["m", task(incFn, [ref("d")])],
   ]);
   const ellipses = [...toDot(graph).matchAll(/shape="ellipse", label="([^"]*)"/g)].map((m) => m[1]);

@@ -30,6 +30,7 @@ import type { ComputeTaskMsg, Priority, ToClientMsg, TaskInputs } from "../../sr
 import { SchedulerState, type SchedulerConfig, type SchedulerEvent, type SchedulerInstruction } from "../../src/scheduler/state.js";
 import { sizeof } from "../../src/serialize/sizeof.js";
 import { WorkerState, type WorkerEvent, type WorkerInstruction } from "../../src/worker/state.js";
+import { rng } from "./random.js";
 
 // ---- functions and graphs ---------------------------------------------------
 
@@ -92,17 +93,6 @@ export function chain(n: number, prefix = "c"): { graph: Graph; root: Key } {
   return { graph, root: `${prefix}[${n - 1}]` };
 }
 
-/** Deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ---- scheduler alone ----------------------------------------------------------
 

@@ -12,7 +12,7 @@
  * ```
  * @module
  */
-import { dependents, task, type Graph, type Key, type TaskNode } from "../graph.js";
+import { anyNode, dependents, task, type Graph, type Key, type TaskNode } from "../graph.js";
 import { executionOrder } from "../order.js";
 import { onlyTopLevel, substitute } from "./substitute.js";
 
@@ -26,14 +26,7 @@ export interface FuseOptions {
 export function fuseLinear(graph: Graph, keep: Iterable<Key>, options: FuseOptions = {}): Graph {
   const maxHeight = options.maxHeight ?? 256;
   // Most graphs have no chain at all: find out cheaply before ordering anything.
-  let candidates = false;
-  for (const n of graph.values()) {
-    if (n.kind === "task" && n.deps.length === 1) {
-      candidates = true;
-      break;
-    }
-  }
-  if (!candidates) return graph;
+  if (!anyNode(graph, (n) => n.kind === "task" && n.deps.length === 1)) return graph;
   const protectedKeys = new Set(keep);
   const deps = dependents(graph);
   // Visit in execution order, so a chain's head is fused before its next link looks at it.

@@ -12,20 +12,13 @@
  * @module
  */
 import { isCheapOp } from "../functions.js";
-import { dependents, task, type Expr, type Graph, type GraphNode, type Key } from "../graph.js";
+import { anyNode, dependents, task, type Expr, type Graph, type GraphNode, type Key } from "../graph.js";
 import { executionOrder } from "../order.js";
 import { substitute } from "./substitute.js";
 
 /** The graph with literals, aliases and cheap tasks inlined into their dependents; keys in `keep` stay. */
 export function inline(graph: Graph, keep: Iterable<Key>): Graph {
-  let candidates = false;
-  for (const n of graph.values()) {
-    if (n.kind !== "task" || (n.fn.kind === "op" && isCheapOp(n.fn.name))) {
-      candidates = true;
-      break;
-    }
-  }
-  if (!candidates) return graph;
+  if (!anyNode(graph, (n) => n.kind !== "task" || (n.fn.kind === "op" && isCheapOp(n.fn.name)))) return graph;
   const protectedKeys = new Set(keep);
   const deps = dependents(graph);
   const keys = executionOrder(graph);
