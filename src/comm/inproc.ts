@@ -73,7 +73,7 @@ export class InprocComm<Out = unknown, In = unknown> {
     this.transfer = [];
     try {
       this.port.postMessage(this.codec === undefined ? batch : this.codec.encode(batch), transfer);
-    } catch (err) {
+    } catch {
       // A value that cannot be cloned spoils the whole batch: send the messages one by one
       // (copying, since transfers cannot be matched to messages) and report the culprits.
       for (const msg of batch) {
@@ -84,7 +84,6 @@ export class InprocComm<Out = unknown, In = unknown> {
           this.onUnsendable(msg, e as Error);
         }
       }
-      void err;
     }
   }
 

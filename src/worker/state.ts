@@ -121,7 +121,7 @@ export class WorkerState {
         this.putData(ev.key, ev.nbytes);
         break;
       case "execute-success":
-        this.executeDone(ev.key, ev.runId, true, (ts) => {
+        this.executeDone(ev.key, ev.runId, (ts) => {
           ts.nbytes = ev.nbytes;
           if (ts.wanted && ts.deliver) {
             this.out.push({ type: "send", msg: { op: "task-finished", key: ts.key, runId: ts.runId, nbytes: ev.nbytes, duration: ev.duration, value: ev.value, delivered: true, stimulusId: ev.stimulusId } });
@@ -136,7 +136,7 @@ export class WorkerState {
         });
         break;
       case "execute-failure":
-        this.executeDone(ev.key, ev.runId, false, (ts) => {
+        this.executeDone(ev.key, ev.runId, (ts) => {
           if (ts.wanted) {
             // The error is the scheduler's to keep and report; nothing here needs the task any more.
             this.out.push({ type: "send", msg: { op: "task-erred", key: ts.key, runId: ts.runId, error: ev.error, stimulusId: ev.stimulusId } });
@@ -294,7 +294,7 @@ export class WorkerState {
     else this.out.push({ type: "send", msg: { op: "missing-data", key: ts.key, errantWorker: this.address, stimulusId } });
   }
 
-  private executeDone(key: Key, runId: number, ok: boolean, onCurrent: (ts: WorkerTask) => void): void {
+  private executeDone(key: Key, runId: number, onCurrent: (ts: WorkerTask) => void): void {
     const ts = this.tasks.get(key);
     if (ts === undefined || ts.execRunId !== runId) return;
     if (ts.state === "cancelled" && ts.previous === "executing") {
@@ -310,7 +310,6 @@ export class WorkerState {
       this.maybeForget(dep);
     }
     ts.dependencies.clear();
-    void ok;
     onCurrent(ts);
   }
 
