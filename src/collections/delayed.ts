@@ -57,9 +57,10 @@ export interface DelayedOptions {
   readonly captures?: Readonly<Record<string, unknown>>;
   /**
    * The function returns typed arrays or buffers that nothing else holds:
-   * move them to the caller (zero-copy transfer) instead of copying. Default
-   * false — a buffer still held elsewhere (module state, a cache) would be
-   * left detached.
+   * move them to the caller (zero-copy transfer) instead of copying. Results
+   * of self-contained functions already move (they cannot keep anything);
+   * this is for module functions, whose results are copied by default since
+   * a module may still hold them (a cache) and would be left with a detached buffer.
    */
   readonly transfer?: boolean;
 }

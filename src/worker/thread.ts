@@ -20,7 +20,7 @@ import { buffersOf, transferables } from "../serialize/transfer.js";
 import { sizeof } from "../serialize/sizeof.js";
 import type { ToWorkerMsg } from "../scheduler/messages.js";
 import { packCodec } from "../scheduler/pack.js";
-import { WorkerState, type WorkerEvent, type WorkerInstruction } from "./state.js";
+import { WorkerState, type WorkerEvent, type WorkerInstruction, type WorkerTask } from "./state.js";
 import type { ThreadInit, ToThreadMsg, FromThreadMsg, PeerMsg } from "./thread-protocol.js";
 import "../ops/index.js";
 
@@ -140,8 +140,8 @@ function apply(instructions: WorkerInstruction[]): void {
         runQueue.push(ins);
         break;
       case "send":
-        // Results are copied unless the task declared it owns its buffers (`transfer`): a buffer
-        // the module still holds would be left detached.
+        // A delivered result's buffers move instead of being copied when nothing else can hold
+        // them (see mayMoveResult).
         if (ins.msg.op === "task-finished" && ins.msg.delivered && transferResult) {
           toScheduler.send(ins.msg, transferables(ins.msg.value, inputBuffers));
         } else toScheduler.send(ins.msg);
@@ -168,9 +168,31 @@ function apply(instructions: WorkerInstruction[]): void {
   }
 }
 
-// While a `transfer` task's delivered result is sent: the buffers of its inputs, which are copied, not moved.
+// While a delivered result is sent: whether its buffers may move, and those that must not
+// (buffers of its inputs, literal arguments and captured values are copied).
 let inputBuffers = new Set<ArrayBufferLike>();
 let transferResult = false;
+
+/**
+ * A result's buffers may be moved (transferred, not copied) when nothing else
+ * can hold them: the task said so (`transfer: true`), or its function was
+ * shipped as self-contained source — with no module state, anything it
+ * returns that is not one of its inputs was made by this call (unless it reads
+ * the global object, where it could keep things). Functions from modules may
+ * return cached, module-held buffers, so theirs are copied.
+ */
+function mayMoveResult(run: { readonly fn: TaskNode["fn"]; readonly transfer: boolean }): boolean {
+  return run.transfer || (run.fn.kind === "source" && run.fn.globalState !== true);
+}
+
+function keepBuffers(ts: WorkerTask): Set<ArrayBufferLike> {
+  const keep = new Set<ArrayBufferLike>();
+  for (const d of ts.dependencies) buffersOf(data.get(d.key), keep);
+  for (const a of ts.run?.args ?? []) if (a.k === "v") buffersOf(a.v, keep);
+  const fn = ts.run?.fn;
+  if (fn?.kind === "source" && fn.captures !== undefined) for (const v of Object.values(fn.captures)) buffersOf(v, keep);
+  return keep;
+}
 
 const getValue = (key: Key): unknown => {
   if (!data.has(key)) throw new Error(`internal: input ${key} is not on worker ${init.address}`);
@@ -264,9 +286,8 @@ function finish(key: Key, runId: number, t0: number, value: unknown, err: unknow
   }
   const ts = state.tasks.get(key);
   if (ts?.state === "executing" && ts.wanted && ts.deliver) {
-    transferResult = ts.run?.transfer === true;
-    inputBuffers = new Set();
-    if (transferResult) for (const d of ts.dependencies) buffersOf(data.get(d.key), inputBuffers);
+    transferResult = ts.run !== undefined && mayMoveResult(ts.run);
+    inputBuffers = transferResult ? keepBuffers(ts) : new Set();
     apply(state.handle({ type: "execute-success", key, runId, nbytes: sizeof(value), duration, value, stimulusId: sid }));
     inputBuffers = new Set();
     transferResult = false;
