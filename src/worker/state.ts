@@ -63,7 +63,15 @@ export type WorkerEvent =
   | { readonly type: "put-data"; readonly key: Key; readonly nbytes: number; readonly stimulusId: string }
   | { readonly type: "execute-success"; readonly key: Key; readonly runId: number; readonly nbytes: number; readonly duration: number; readonly value?: unknown; readonly stimulusId: string }
   | { readonly type: "execute-failure"; readonly key: Key; readonly runId: number; readonly error: SerializedError; readonly stimulusId: string }
-  | { readonly type: "gather-dep-success"; readonly peer: string; readonly received: ReadonlyMap<Key, number>; readonly requested: readonly Key[]; readonly stimulusId: string }
+  | {
+      readonly type: "gather-dep-success";
+      readonly peer: string;
+      readonly received: ReadonlyMap<Key, number>;
+      readonly requested: readonly Key[];
+      /** Keys the peer holds but could not send (the value cannot be cloned), with the reason. */
+      readonly unsendable?: ReadonlyMap<Key, SerializedError>;
+      readonly stimulusId: string;
+    }
   | { readonly type: "gather-dep-failure"; readonly peer: string; readonly keys: readonly Key[]; readonly stimulusId: string };
 
 /** What the shell must do. */
@@ -146,6 +154,7 @@ export class WorkerState {
         });
         break;
       case "gather-dep-success":
+        if (ev.unsendable !== undefined) for (const [key, error] of ev.unsendable) this.failDependents(key, error, ev.stimulusId);
         this.gatherDone(ev.peer, ev.requested, ev.received, ev.stimulusId);
         break;
       case "gather-dep-failure":
@@ -321,6 +330,26 @@ export class WorkerState {
         this.ready.push(dep);
       }
     }
+  }
+
+  /**
+   * An input exists but can never reach this worker: fail the tasks here that
+   * need it (retrying would only fetch it again) and forget the input.
+   */
+  private failDependents(key: Key, error: SerializedError, stimulusId: string): void {
+    const dep = this.tasks.get(key);
+    if (dep === undefined) return;
+    for (const ts of [...dep.dependents]) {
+      if (!ts.wanted || (ts.state !== "waiting" && ts.state !== "ready")) continue;
+      this.out.push({ type: "send", msg: { op: "task-erred", key: ts.key, runId: ts.runId, error: { ...error, taskKey: key }, stimulusId } });
+      ts.wanted = false;
+      this.freeKey(ts.key);
+    }
+    if (dep.state === "flight") {
+      for (const set of this.inFlight.values()) set.delete(dep);
+      dep.state = "fetch";
+    }
+    this.maybeForget(dep);
   }
 
   private gatherDone(peer: string, requested: readonly Key[], received: ReadonlyMap<Key, number>, stimulusId: string): void {

@@ -5,6 +5,7 @@
  * @module
  */
 import type { MessagePort } from "node:worker_threads";
+import type { SerializedError } from "../core/errors.js";
 import type { Key } from "../core/graph.js";
 import type { FromWorkerMsg, ToWorkerMsg } from "../scheduler/messages.js";
 
@@ -18,8 +19,17 @@ export interface ThreadInit {
 /** Peer ↔ peer (and scheduler → worker) data requests and replies. */
 export type PeerMsg =
   | { readonly op: "get-data"; readonly id: number; readonly keys: readonly Key[] }
-  /** The held values among the requested keys, as parallel arrays (cheap to clone). */
-  | { readonly op: "data"; readonly id: number; readonly keys: readonly Key[]; readonly values: readonly unknown[] };
+  /**
+   * The held values among the requested keys, as parallel arrays (cheap to
+   * clone); `unsendable`: held keys whose values cannot be cloned, and why.
+   */
+  | {
+      readonly op: "data";
+      readonly id: number;
+      readonly keys: readonly Key[];
+      readonly values: readonly unknown[];
+      readonly unsendable?: { readonly keys: readonly Key[]; readonly errors: readonly SerializedError[] };
+    };
 
 /** Main thread → worker thread. */
 export type ToThreadMsg =

@@ -99,14 +99,47 @@ function answerGetData(id: number, keys: readonly Key[]): [PeerMsg & FromThreadM
 }
 
 function addPeer(address: string, port: MessagePort): void {
-  const comm = new InprocComm<PeerMsg, PeerMsg>(port, (msgs) => {
-    for (const m of msgs) {
-      if (m.op === "get-data") comm.send(...answerGetData(m.id, m.keys));
-      else gatherReply(m.id, m.keys, m.values);
-    }
-    kick();
-  });
+  const comm = new InprocComm<PeerMsg, PeerMsg>(
+    port,
+    (msgs) => {
+      for (const m of msgs) {
+        if (m.op === "get-data") comm.send(...answerGetData(m.id, m.keys));
+        else gatherReply(m.id, m.keys, m.values, m.unsendable);
+      }
+      kick();
+    },
+    undefined,
+    // A value that cannot be cloned: answer with the others and say which could not go.
+    (msg) => {
+      if (msg.op === "data") comm.send(splitUnsendable(msg));
+    },
+  );
   peers.set(address, comm);
+}
+
+function splitUnsendable(msg: Extract<PeerMsg, { op: "data" }>): PeerMsg {
+  const keys: Key[] = [];
+  const values: unknown[] = [];
+  const bad: Key[] = [];
+  const errors: ReturnType<typeof serializeError>[] = [];
+  msg.keys.forEach((k, i) => {
+    try {
+      structuredClone(msg.values[i]);
+      keys.push(k);
+      values.push(msg.values[i]);
+    } catch (err) {
+      bad.push(k);
+      errors.push(
+        serializeError(
+          new InvalidArgumentError(
+            "result",
+            `The result of task ${k} cannot be sent to another worker thread: ${(err as Error).message}. Return structured-cloneable data (plain objects, arrays, typed arrays, Maps, Sets).`,
+          ),
+        ),
+      );
+    }
+  });
+  return { op: "data", id: msg.id, keys, values, unsendable: { keys: bad, errors } };
 }
 
 function removePeer(address: string): void {
@@ -120,7 +153,7 @@ function removePeer(address: string): void {
   }
 }
 
-function gatherReply(id: number, keys: readonly Key[], values: readonly unknown[]): void {
+function gatherReply(id: number, keys: readonly Key[], values: readonly unknown[], unsendable?: Extract<PeerMsg, { op: "data" }>["unsendable"]): void {
   const g = pendingGathers.get(id);
   if (g === undefined) return;
   pendingGathers.delete(id);
@@ -130,7 +163,17 @@ function gatherReply(id: number, keys: readonly Key[], values: readonly unknown[
     data.set(keys[i]!, v);
     received.set(keys[i]!, sizeof(v));
   }
-  apply(state.handle({ type: "gather-dep-success", peer: g.peer, received, requested: g.keys, stimulusId: `gather-${id}` }));
+  const failed = unsendable === undefined ? undefined : new Map(unsendable.keys.map((k, i) => [k, unsendable.errors[i]!] as const));
+  apply(
+    state.handle({
+      type: "gather-dep-success",
+      peer: g.peer,
+      received,
+      requested: g.keys,
+      ...(failed === undefined ? {} : { unsendable: failed }),
+      stimulusId: `gather-${id}`,
+    }),
+  );
 }
 
 function apply(instructions: WorkerInstruction[]): void {

@@ -44,3 +44,23 @@ test("returning an input or a literal argument never detaches it on the worker",
   assert.equal(z.length, 50_000);
   assert.equal(z[0], 4);
 });
+
+test("an intermediate that cannot be cloned fails the task that needs it on another worker, clearly", async () => {
+  const two = await LocalCluster.start({ workers: 2 });
+  try {
+    // Functions are not cloneable: fine where they are made, not across threads.
+    const mk = delayed((i: number) => () => i);
+    const parts = Array.from({ length: 8 }, (_, i) => mk(i));
+    const combine = delayed((...fs: unknown[]) => fs.length);
+    await assert.rejects(combine(...parts).compute({ scheduler: two }), (err: unknown) => {
+      assert.match(String((err as Error).message), /cannot be sent to another worker thread/);
+      assert.equal((err as { code?: string }).code, "DASK_ERR_INVALID_ARGUMENT");
+      return true;
+    });
+    // Both workers survived.
+    assert.equal(two.workers.length, 2);
+    assert.equal(await delayed((x: number) => x + 1)(1).compute({ scheduler: two }), 2);
+  } finally {
+    await two.close();
+  }
+});
