@@ -6,9 +6,9 @@
  *
  * Resolved functions are cached: a graph of a million `inc` calls compiles or
  * imports `inc` once per thread. Module references are imported on first use;
- * a `.ts` module that fails to load because this thread has no TypeScript
- * loader (worker threads do not inherit `node --import tsx`) gets tsx's loader
- * registered from the module's own location, then one retry.
+ * a `.ts` module that fails to load (worker threads do not inherit
+ * `node --import tsx`; Node's own type stripping does not resolve like tsx)
+ * gets tsx's loader registered from the module's own location, then one retry.
  *
  * @module
  */
@@ -104,8 +104,14 @@ async function loadModule(specifier: string): Promise<Record<string, unknown>> {
   try {
     return (await import(specifier)) as Record<string, unknown>;
   } catch (err) {
-    if ((err as { code?: string }).code !== "ERR_UNKNOWN_FILE_EXTENSION" || !/\.[cm]?tsx?$/.test(specifier)) throw err;
-    await ensureTsLoader(specifier, err);
+    // A TypeScript module this thread could not load: without a loader (Node 20), or with
+    // Node's own type stripping, which lacks tsx's resolution (`./x.js` → `x.ts`). Use tsx.
+    if (!/\.[cm]?tsx?$/.test(specifier)) throw err;
+    try {
+      await ensureTsLoader(specifier, err);
+    } catch (loaderErr) {
+      throw (err as { code?: string }).code === "ERR_UNKNOWN_FILE_EXTENSION" ? loaderErr : err;
+    }
     // Node caches the failed import under its URL: ask again under a fresh one. The failed
     // attempt created no module instance, so nothing is loaded twice.
     const sep = specifier.includes("?") ? "&" : "?";
