@@ -67,7 +67,9 @@ interface ThreadHandle {
   readonly thread: Worker;
   readonly comm: InprocComm<ToThreadMsg, FromThreadMsg>;
   ready: boolean;
-  readonly dataRequests: Map<number, (values: ReadonlyMap<Key, unknown>) => void>;
+  /** The last uncaught error of the thread, reported if it dies before it is ready. */
+  lastError: Error | undefined;
+  readonly dataRequests: Map<number, { resolve: (values: ReadonlyMap<Key, unknown>) => void; reject: (err: Error) => void }>;
 }
 
 /** A local cluster of worker threads; implements {@link Scheduler}. */
@@ -82,10 +84,14 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
   private pending = 0;
   private closed = false;
   private readonly failures = new Map<string, (err: Error) => void>();
-  private readonly deaths: number[] = [];
+  /** Workers that died before becoming ready, since the last one that did. */
+  private startupFailures = 0;
+  private closeReason: Error | undefined;
   private workerWaiters: (() => void)[] = [];
   /** Clients that hold persisted keys, by key. */
-  private readonly holders = new Map<Key, string>();
+  private readonly holders = new Map<Key, Set<string>>();
+  /** Keys each persist client still holds; a client with none left is removed. */
+  private readonly claims = new Map<string, Set<Key>>();
 
   private constructor(options: LocalClusterOptions) {
     const workers = options.workers ?? availableParallelism();
@@ -112,7 +118,8 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
    */
   static async start(options: LocalClusterOptions = {}): Promise<LocalCluster> {
     const c = new LocalCluster(options);
-    await Promise.all(Array.from({ length: c.options.workers }, () => c.spawn()));
+    for (let i = 0; i < c.options.workers; i++) c.spawn();
+    await c.waitForWorkers(c.options.workers);
     c.refIfBusy();
     return c;
   }
@@ -133,7 +140,7 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
    */
   async waitForWorkers(n: number): Promise<void> {
     while (this.workers.length < n) {
-      if (this.closed) throw new ClosedError("The local cluster");
+      if (this.closed) throw this.closeReason ?? new ClosedError("The local cluster");
       await new Promise<void>((resolve) => this.workerWaiters.push(resolve));
     }
   }
@@ -143,42 +150,46 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
     return this.shell.state;
   }
 
-  private spawn(): Promise<void> {
+  private spawn(): void {
     const address = `inproc://worker-${this.nextWorker++}`;
     const init: ThreadInit = { address, nthreads: this.options.threadsPerWorker, validate: this.options.validate ?? false };
     const thread = startThread(init, this.options.memoryLimitMb);
-    let onReady!: () => void;
-    const ready = new Promise<void>((r) => (onReady = r));
     const handle: ThreadHandle = {
       address,
       thread,
       ready: false,
+      lastError: undefined,
       dataRequests: new Map(),
       comm: new InprocComm<ToThreadMsg, FromThreadMsg>(thread, (msgs) => {
         const fromWorker: FromWorkerMsg[] = [];
         for (const msg of msgs) {
           if (msg.op === "ready") {
             handle.ready = true;
+            this.startupFailures = 0;
             this.connectPeers(handle);
             this.shell.addWorker(address, this.options.threadsPerWorker, {
               send: (m) => handle.comm.send(m),
               getData: (keys) =>
-                new Promise((resolve) => {
+                new Promise((resolve, reject) => {
                   const id = this.nextRequest++;
-                  handle.dataRequests.set(id, resolve);
+                  handle.dataRequests.set(id, { resolve, reject });
                   handle.comm.send({ op: "get-data", id, keys });
                 }),
             });
-            onReady();
+            this.refIfBusy();
             const waiters = this.workerWaiters;
             this.workerWaiters = [];
             for (const w of waiters) w();
           } else if (msg.op === "data") {
             const r = handle.dataRequests.get(msg.id);
             handle.dataRequests.delete(msg.id);
+            if (msg.unsendable !== undefined && msg.unsendable.keys.length > 0) {
+              r?.reject(deserializeError(msg.unsendable.errors[0]!));
+              continue;
+            }
             const got = new Map<Key, unknown>();
             for (let i = 0; i < msg.keys.length; i++) got.set(msg.keys[i]!, msg.values[i]);
-            r?.(got);
+            r?.resolve(got);
           } else {
             fromWorker.push(msg);
           }
@@ -195,11 +206,10 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
       }),
     };
     // Without an 'error' listener, a worker's uncaught exception would crash this process.
-    thread.on("error", () => {});
-    thread.on("exit", () => this.onExit(handle, onReady));
+    thread.on("error", (err) => (handle.lastError = err));
+    thread.on("exit", (code) => this.onExit(handle, code));
+    // Ref'd until ready (refIfBusy): a program awaiting start-up must not exit under it.
     this.threads.set(address, handle);
-    // Stay ref'd until ready: a program awaiting start-up must not exit under it.
-    return ready.then(() => this.refIfBusy());
   }
 
   private connectPeers(handle: ThreadHandle): void {
@@ -211,25 +221,21 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
     }
   }
 
-  private onExit(handle: ThreadHandle, onReady: () => void): void {
+  private onExit(handle: ThreadHandle, code: number): void {
     this.threads.delete(handle.address);
     handle.comm.close();
     if (this.closed) return;
     for (const other of this.threads.values()) other.comm.send({ op: "remove-peer", address: handle.address });
-    for (const resolve of handle.dataRequests.values()) resolve(new Map());
+    for (const r of handle.dataRequests.values()) r.resolve(new Map());
     this.shell.removeWorker(handle.address, false);
-    // A worker that cannot even start would be replaced forever: give up after a burst of deaths.
-    const now = Date.now();
-    this.deaths.push(now);
-    while (this.deaths.length > 0 && this.deaths[0]! < now - 10_000) this.deaths.shift();
-    if (this.deaths.length > 10 * this.options.workers) {
-      this.failAll(new ClosedError("The local cluster (its workers keep dying at start-up)"));
-      void this.close();
-      onReady();
+    // Deaths of running workers are the scheduler's business (retry, KilledWorkerError). A worker
+    // that cannot even start would be replaced forever: give up after a few in a row.
+    if (!handle.ready && ++this.startupFailures >= 3) {
+      const cause = handle.lastError ?? new Error(`worker thread exited with code ${code} before it was ready`);
+      void this.close(new ClosedError("The local cluster (its worker threads cannot start)", cause));
       return;
     }
-    void this.spawn();
-    if (!handle.ready) onReady();
+    this.spawn();
   }
 
   private refIfBusy(): void {
@@ -344,9 +350,15 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
 
   async persist(graph: Graph, keys: readonly Key[], options: RunOptions = {}): Promise<PersistedValue[]> {
     const { client } = await this.run(graph, keys, false, options);
+    const mine = new Set(keys);
+    this.claims.set(client, mine);
+    for (const key of mine) {
+      let claimants = this.holders.get(key);
+      if (claimants === undefined) this.holders.set(key, (claimants = new Set()));
+      claimants.add(client);
+    }
     return keys.map((key) => {
-      this.holders.set(key, client);
-      const held: HeldKey = { scheduler: this, key };
+      const held: HeldKey = { scheduler: this, key, claim: client };
       return { kind: "held", held };
     });
   }
@@ -366,34 +378,52 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
   }
 
   holds(key: Key): boolean {
-    return this.holders.has(key) && this.shell.state.tasks.get(key)?.state === "memory";
+    // Held while claimed and not lost for good (it may be being recomputed after a worker died).
+    const state = this.shell.state.tasks.get(key)?.state;
+    return (this.holders.get(key)?.size ?? 0) > 0 && state !== undefined && state !== "erred";
   }
 
-  release(keys: readonly Key[]): void {
+  release(keys: readonly Key[], claim?: string): void {
     const byClient = new Map<string, Key[]>();
     for (const k of keys) {
-      const c = this.holders.get(k);
-      if (c === undefined) continue;
-      this.holders.delete(k);
-      let list = byClient.get(c);
-      if (list === undefined) byClient.set(c, (list = []));
-      list.push(k);
+      const claimants = this.holders.get(k);
+      if (claimants === undefined) continue;
+      for (const c of claim === undefined ? [...claimants] : claimants.has(claim) ? [claim] : []) {
+        claimants.delete(c);
+        let list = byClient.get(c);
+        if (list === undefined) byClient.set(c, (list = []));
+        list.push(k);
+      }
+      if (claimants.size === 0) this.holders.delete(k);
     }
-    if (this.closed) return;
     for (const [client, ks] of byClient) {
-      this.shell.stimulus({ type: "client-releases-keys", client, keys: ks, stimulusId: this.shell.stimulusId("release") });
+      const mine = this.claims.get(client);
+      for (const k of ks) mine?.delete(k);
+      if (this.closed) continue;
+      if (mine !== undefined && mine.size === 0) {
+        // Nothing left for this persist: drop the client (which releases what it wanted).
+        this.claims.delete(client);
+        this.shell.removeClient(client);
+      } else {
+        this.shell.stimulus({ type: "client-releases-keys", client, keys: ks, stimulusId: this.shell.stimulusId("release") });
+      }
     }
   }
 
   /** Stop every worker thread. Pending computations fail with ClosedError. */
-  async close(): Promise<void> {
+  async close(reason?: ClosedError): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.failAll(new ClosedError("The local cluster"));
+    this.closeReason = reason;
+    if (defaultInstance === this) {
+      defaultCluster = undefined;
+      defaultInstance = undefined;
+    }
+    this.failAll(reason ?? new ClosedError("The local cluster"));
     for (const w of this.workerWaiters) w();
     this.workerWaiters = [];
     // Data requests to threads about to stop come back empty (the gather then reports the keys missing).
-    for (const t of this.threads.values()) for (const resolve of t.dataRequests.values()) resolve(new Map());
+    for (const t of this.threads.values()) for (const r of t.dataRequests.values()) r.resolve(new Map());
     const exits = [...this.threads.values()].map((t) => t.thread.terminate());
     this.threads.clear();
     await Promise.allSettled(exits);
@@ -447,6 +477,7 @@ function startThread(init: ThreadInit, memoryLimitMb: number | undefined): Worke
 }
 
 let defaultCluster: Promise<LocalCluster> | undefined;
+let defaultInstance: LocalCluster | undefined;
 
 /**
  * The process-wide embedded cluster, started on first use with one worker per core.
@@ -458,8 +489,16 @@ let defaultCluster: Promise<LocalCluster> | undefined;
  */
 export function defaultLocalCluster(): Promise<LocalCluster> {
   if (defaultCluster === undefined) {
-    defaultCluster = LocalCluster.start();
-    defaultCluster.catch(() => (defaultCluster = undefined));
+    const starting = LocalCluster.start();
+    defaultCluster = starting;
+    starting.then(
+      (c) => {
+        if (defaultCluster === starting) defaultInstance = c;
+      },
+      () => {
+        if (defaultCluster === starting) defaultCluster = undefined;
+      },
+    );
   }
   return defaultCluster;
 }

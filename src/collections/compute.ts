@@ -232,7 +232,7 @@ export async function computeOne(d: Delayed, options: ComputeOptions): Promise<u
 }
 
 // Held results are released when the Delayed that refers to them is collected.
-const releaser = new FinalizationRegistry<HeldKey>((h) => h.scheduler.release([h.key]));
+const releaser = new FinalizationRegistry<HeldKey>((h) => h.scheduler.release([h.key], h.claim));
 
 /**
  * Compute several lazy values and keep their results where they were

@@ -56,11 +56,11 @@ export interface DelayedOptions {
    */
   readonly captures?: Readonly<Record<string, unknown>>;
   /**
-   * The function returns typed arrays or buffers that nothing else holds:
-   * move them to the caller (zero-copy transfer) instead of copying. Results
-   * of self-contained functions already move (they cannot keep anything);
-   * this is for module functions, whose results are copied by default since
-   * a module may still hold them (a cache) and would be left with a detached buffer.
+   * The function returns typed arrays or buffers it keeps no reference to:
+   * move them to the caller (zero-copy transfer) instead of copying. Off by
+   * default, because a function that kept one (a cache on itself or in its
+   * module) would be left with a detached buffer. Buffers reachable from the
+   * task's inputs, literal arguments and captured values are always copied.
    */
   readonly transfer?: boolean;
 }

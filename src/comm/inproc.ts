@@ -35,6 +35,8 @@ export interface BatchCodec {
 export class InprocComm<Out = unknown, In = unknown> {
   private pending: Out[] = [];
   private transfer: Transferable[] = [];
+  /** Each pending message's own transfers (for the one-by-one fallback), when any message has some. */
+  private own: (readonly Transferable[] | undefined)[] | undefined;
   private scheduled = false;
   private closed = false;
   private readonly listener: (value: unknown) => void;
@@ -55,8 +57,12 @@ export class InprocComm<Out = unknown, In = unknown> {
   /** Queue a message; it leaves with the rest of this turn's batch. */
   send(msg: Out, transfer?: readonly Transferable[]): void {
     if (this.closed) return;
+    if (transfer !== undefined && transfer.length > 0) {
+      this.own ??= this.pending.map(() => undefined);
+      this.own.push(transfer);
+      for (const b of transfer) this.transfer.push(b);
+    } else this.own?.push(undefined);
     this.pending.push(msg);
-    if (transfer !== undefined) for (const b of transfer) this.transfer.push(b);
     if (!this.scheduled) {
       this.scheduled = true;
       queueMicrotask(() => this.flush());
@@ -69,21 +75,23 @@ export class InprocComm<Out = unknown, In = unknown> {
     if (this.pending.length === 0 || this.closed) return;
     const batch = this.pending;
     const transfer = this.transfer;
+    const own = this.own;
     this.pending = [];
     this.transfer = [];
+    this.own = undefined;
     try {
       this.port.postMessage(this.codec === undefined ? batch : this.codec.encode(batch), transfer);
     } catch {
-      // A value that cannot be cloned spoils the whole batch: send the messages one by one
-      // (copying, since transfers cannot be matched to messages) and report the culprits.
-      for (const msg of batch) {
+      // A value that cannot be cloned spoils the whole batch: send the messages one by one,
+      // each with its own transfers, and report the culprits.
+      batch.forEach((msg, i) => {
         try {
-          this.port.postMessage(this.codec === undefined ? [msg] : this.codec.encode([msg]));
+          this.port.postMessage(this.codec === undefined ? [msg] : this.codec.encode([msg]), own?.[i] ?? []);
         } catch (e) {
           if (this.onUnsendable === undefined) throw e;
           this.onUnsendable(msg, e as Error);
         }
-      }
+      });
     }
   }
 

@@ -293,8 +293,8 @@ export class KilledWorkerError extends DaskError {
  */
 export class ClosedError extends DaskError {
   override readonly name = "ClosedError";
-  constructor(what: string) {
-    super("DASK_ERR_CLOSED", `${what} is closed. Start a new one to run more work.`);
+  constructor(what: string, cause?: unknown) {
+    super("DASK_ERR_CLOSED", `${what} is closed. Start a new one to run more work.`, cause === undefined ? undefined : { cause });
   }
 }
 

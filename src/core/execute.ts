@@ -100,20 +100,30 @@ function ensureTsLoader(specifier: string, cause: unknown): Promise<void> {
   return tsLoader;
 }
 
+const LOADER_ERRORS = new Set([
+  "ERR_UNKNOWN_FILE_EXTENSION",
+  "ERR_MODULE_NOT_FOUND",
+  "ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX",
+  "ERR_INVALID_TYPESCRIPT_SYNTAX",
+  "ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING",
+]);
+
 async function loadModule(specifier: string): Promise<Record<string, unknown>> {
   try {
     return (await import(specifier)) as Record<string, unknown>;
   } catch (err) {
     // A TypeScript module this thread could not load: without a loader (Node 20), or with
     // Node's own type stripping, which lacks tsx's resolution (`./x.js` → `x.ts`). Use tsx.
-    if (!/\.[cm]?tsx?$/.test(specifier)) throw err;
+    // Only failures before the module ran (loading, resolving, parsing): retrying one that
+    // threw while evaluating would run its top-level code twice.
+    if (!/\.[cm]?tsx?$/.test(specifier) || !(LOADER_ERRORS.has((err as { code?: string }).code ?? "") || err instanceof SyntaxError)) throw err;
     try {
       await ensureTsLoader(specifier, err);
     } catch (loaderErr) {
       throw (err as { code?: string }).code === "ERR_UNKNOWN_FILE_EXTENSION" ? loaderErr : err;
     }
     // Node caches the failed import under its URL: ask again under a fresh one. The failed
-    // attempt created no module instance, so nothing is loaded twice.
+    // attempt never ran the module, so nothing runs twice.
     const sep = specifier.includes("?") ? "&" : "?";
     return (await import(`${specifier}${sep}dask-ts-loader=tsx`)) as Record<string, unknown>;
   }

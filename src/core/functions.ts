@@ -112,9 +112,6 @@ function isAllowedGlobal(name: string): boolean {
   return allowedGlobals.has(name);
 }
 
-// Names of the global object: a function that reads one may keep state between calls.
-const GLOBAL_OBJECTS = new Set(["globalThis", "global", "self"]);
-
 // Helpers that TypeScript tooling (esbuild's keepNames, as used by tsx) writes
 // into function bodies; the worker supplies equivalents when it rebuilds a function.
 const TOOLING_HELPERS = new Set(["__name"]);
@@ -190,14 +187,7 @@ function computeRef(fn: AnyFn, captures: Readonly<Record<string, unknown>> | und
   const bound = captures === undefined ? undefined : new Set(Object.keys(captures));
   const free = analysed.freeVariables.filter((v) => !(bound?.has(v) ?? false) && !isAllowedGlobal(v) && !TOOLING_HELPERS.has(v));
   if (free.length > 0) return { kind: "local", fn, name, freeVariables: free };
-  const globalState = analysed.freeVariables.some((v) => GLOBAL_OBJECTS.has(v));
-  return {
-    kind: "source",
-    source: analysed.expression,
-    name,
-    ...(captures === undefined ? {} : { captures }),
-    ...(globalState ? { globalState: true as const } : {}),
-  };
+  return captures === undefined ? { kind: "source", source: analysed.expression, name } : { kind: "source", source: analysed.expression, name, captures };
 }
 
 /**

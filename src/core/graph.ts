@@ -37,18 +37,8 @@ export type FnRef =
   | { readonly kind: "module"; readonly specifier: string; readonly exportName: string }
   /** A well-known global function by its path, such as `"JSON.parse"`. */
   | { readonly kind: "global"; readonly path: string }
-  /**
-   * The source text of a self-contained function, with explicitly bound outer
-   * values. `globalState`: it reads the global object (`globalThis`, `global`,
-   * `self`), so it may keep what it returns; its results are then copied, never moved.
-   */
-  | {
-      readonly kind: "source";
-      readonly source: string;
-      readonly name: string;
-      readonly captures?: Readonly<Record<string, unknown>>;
-      readonly globalState?: true;
-    }
+  /** The source text of a self-contained function, with explicitly bound outer values. */
+  | { readonly kind: "source"; readonly source: string; readonly name: string; readonly captures?: Readonly<Record<string, unknown>> }
   /** A live function; runs only on the calling thread. `freeVariables` lists what it closes over. */
   | { readonly kind: "local"; readonly fn: (...args: never[]) => unknown; readonly name: string; readonly freeVariables: readonly string[]; readonly reason?: string };
 

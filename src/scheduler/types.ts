@@ -18,6 +18,8 @@ export interface HeldKey {
   /** The scheduler that holds it. */
   readonly scheduler: Scheduler;
   readonly key: Key;
+  /** Which persist holds it, when the scheduler tells claims apart. */
+  readonly claim?: string;
 }
 
 /** What `persist` returns per key: the value itself (local schedulers) or a handle to where it is held. */
@@ -45,6 +47,6 @@ export interface Scheduler {
   gather(keys: readonly Key[]): Promise<unknown[]>;
   /** True when this scheduler holds `key`. */
   holds(key: Key): boolean;
-  /** Let go of held keys. */
-  release(keys: readonly Key[]): void;
+  /** Let go of held keys: one claim (a persist's), or every claim when none is named. */
+  release(keys: readonly Key[], claim?: string): void;
 }

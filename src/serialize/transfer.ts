@@ -33,11 +33,16 @@ export function transferables(value: unknown, keep: ReadonlySet<ArrayBufferLike>
   return out;
 }
 
-/** Every buffer a value refers to (two levels deep), for building a `keep` set. */
-export function buffersOf(value: unknown, out: Set<ArrayBufferLike>, depth = 0): void {
-  if (typeof value !== "object" || value === null) return;
+/**
+ * Every buffer a value refers to, through arrays, plain objects, Maps and Sets
+ * at any depth, for building a `keep` set (a superset is safe; a miss is not).
+ */
+export function buffersOf(value: unknown, out: Set<ArrayBufferLike>, seen = new Set<object>()): void {
+  if (typeof value !== "object" || value === null || seen.has(value)) return;
+  seen.add(value);
   if (ArrayBuffer.isView(value)) out.add(value.buffer);
-  else if (value instanceof ArrayBuffer) out.add(value);
-  else if (depth < 2 && Array.isArray(value) && value.length <= 64) for (const v of value) buffersOf(v, out, depth + 1);
-  else if (depth < 2 && Object.getPrototypeOf(value) === Object.prototype) for (const v of Object.values(value as Record<string, unknown>)) buffersOf(v, out, depth + 1);
+  else if (value instanceof ArrayBuffer || (typeof SharedArrayBuffer !== "undefined" && value instanceof SharedArrayBuffer)) out.add(value);
+  else if (value instanceof Map) for (const [k, v] of value) (buffersOf(k, out, seen), buffersOf(v, out, seen));
+  else if (value instanceof Set || Array.isArray(value)) for (const v of value) buffersOf(v, out, seen);
+  else for (const v of Object.values(value as Record<string, unknown>)) buffersOf(v, out, seen);
 }

@@ -36,6 +36,11 @@ let pumping = false;
 let stimulus = 0;
 
 const toScheduler = new InprocComm<FromThreadMsg, ToThreadMsg>(parentPort!, onSchedulerMessages, packCodec, (msg, err) => {
+  // A held value asked for by the caller that cannot be cloned: answer with what can go.
+  if (msg.op === "data") {
+    toScheduler.send(splitUnsendable(msg));
+    return;
+  }
   // A delivered result that cannot be cloned (a function, a symbol inside it) fails its task clearly.
   if (msg.op === "task-finished") {
     const error = new InvalidArgumentError(
@@ -117,7 +122,7 @@ function addPeer(address: string, port: MessagePort): void {
   peers.set(address, comm);
 }
 
-function splitUnsendable(msg: Extract<PeerMsg, { op: "data" }>): PeerMsg {
+function splitUnsendable(msg: Extract<PeerMsg, { op: "data" }>): Extract<PeerMsg, { op: "data" }> {
   const keys: Key[] = [];
   const values: unknown[] = [];
   const bad: Key[] = [];
@@ -133,7 +138,7 @@ function splitUnsendable(msg: Extract<PeerMsg, { op: "data" }>): PeerMsg {
         serializeError(
           new InvalidArgumentError(
             "result",
-            `The result of task ${k} cannot be sent to another worker thread: ${(err as Error).message}. Return structured-cloneable data (plain objects, arrays, typed arrays, Maps, Sets).`,
+            `The result of task ${k} cannot be sent to another thread: ${(err as Error).message}. Return structured-cloneable data (plain objects, arrays, typed arrays, Maps, Sets).`,
           ),
         ),
       );
@@ -183,8 +188,7 @@ function apply(instructions: WorkerInstruction[]): void {
         runQueue.push(ins);
         break;
       case "send":
-        // A delivered result's buffers move instead of being copied when nothing else can hold
-        // them (see mayMoveResult).
+        // A delivered result of a `transfer: true` task moves instead of being copied.
         if (ins.msg.op === "task-finished" && ins.msg.delivered && transferResult) {
           toScheduler.send(ins.msg, transferables(ins.msg.value, inputBuffers));
         } else toScheduler.send(ins.msg);
@@ -217,17 +221,10 @@ let inputBuffers = new Set<ArrayBufferLike>();
 let transferResult = false;
 
 /**
- * A result's buffers may be moved (transferred, not copied) when nothing else
- * can hold them: the task said so (`transfer: true`), or its function was
- * shipped as self-contained source — with no module state, anything it
- * returns that is not one of its inputs was made by this call (unless it reads
- * the global object, where it could keep things). Functions from modules may
- * return cached, module-held buffers, so theirs are copied.
+ * The buffers a `transfer: true` task must not give away: those reachable
+ * from its inputs, literal arguments and captured values (moving one would
+ * detach it here). Walked without depth limits: this runs only on opt-in.
  */
-function mayMoveResult(run: { readonly fn: TaskNode["fn"]; readonly transfer: boolean }): boolean {
-  return run.transfer || (run.fn.kind === "source" && run.fn.globalState !== true);
-}
-
 function keepBuffers(ts: WorkerTask): Set<ArrayBufferLike> {
   const keep = new Set<ArrayBufferLike>();
   for (const d of ts.dependencies) buffersOf(data.get(d.key), keep);
@@ -329,7 +326,9 @@ function finish(key: Key, runId: number, t0: number, value: unknown, err: unknow
   }
   const ts = state.tasks.get(key);
   if (ts?.state === "executing" && ts.wanted && ts.deliver) {
-    transferResult = ts.run !== undefined && mayMoveResult(ts.run);
+    // Results are copied unless the task declared it keeps no reference to them: whether a
+    // function kept one (a cache on itself, module state) cannot be known from outside.
+    transferResult = ts.run?.transfer === true;
     inputBuffers = transferResult ? keepBuffers(ts) : new Set();
     apply(state.handle({ type: "execute-success", key, runId, nbytes: sizeof(value), duration, value, stimulusId: sid }));
     inputBuffers = new Set();

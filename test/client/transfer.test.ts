@@ -19,7 +19,7 @@ test("a self-contained function's fresh typed array arrives whole", async () => 
 });
 
 test("a function keeping its result on the global object still has it on the next call", async () => {
-  // Reads globalThis, so its results are copied: moving would detach the cached array.
+  // Results are copied by default: moving would detach the array it keeps.
   const cached = delayed((n: number) => {
     const g = globalThis as unknown as { __daskTsCache?: Float64Array };
     g.__daskTsCache ??= new Float64Array(n).fill(7);
@@ -53,7 +53,7 @@ test("an intermediate that cannot be cloned fails the task that needs it on anot
     const parts = Array.from({ length: 8 }, (_, i) => mk(i));
     const combine = delayed((...fs: unknown[]) => fs.length);
     await assert.rejects(combine(...parts).compute({ scheduler: two }), (err: unknown) => {
-      assert.match(String((err as Error).message), /cannot be sent to another worker thread/);
+      assert.match(String((err as Error).message), /cannot be sent to another thread/);
       assert.equal((err as { code?: string }).code, "DASK_ERR_INVALID_ARGUMENT");
       return true;
     });
@@ -63,4 +63,13 @@ test("an intermediate that cannot be cloned fails the task that needs it on anot
   } finally {
     await two.close();
   }
+});
+
+test("gathering a held value that cannot be cloned rejects instead of hanging", async () => {
+  const kept = await delayed(() => ({ f: () => 1 }))().persist({ scheduler: cluster });
+  await assert.rejects(kept.compute({ scheduler: cluster }), (err: unknown) => {
+    assert.equal((err as { code?: string }).code, "DASK_ERR_INVALID_ARGUMENT");
+    assert.match((err as Error).message, /cannot be sent to another thread/);
+    return true;
+  });
 });

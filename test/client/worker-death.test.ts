@@ -81,3 +81,14 @@ test("an uncaught exception thrown later inside a worker kills only that worker"
   const [values] = await compute(parts, { scheduler: cluster });
   assert.equal(values.reduce((a, b) => a + b, 0), 20100);
 });
+
+test("tasks that kill their worker many times over never close a healthy cluster", async () => {
+  const one = await LocalCluster.start({ workers: 1 });
+  try {
+    const die = delayed((): number => process.exit(2));
+    for (let i = 0; i < 4; i++) await assert.rejects(die().compute({ scheduler: one }), KilledWorkerError);
+    assert.equal(await delayed((x: number) => x + 1)(1).compute({ scheduler: one }), 2);
+  } finally {
+    await one.close();
+  }
+});
