@@ -13,7 +13,17 @@
  * @module
  */
 export { delayed, Delayed, type DelayedFunction, type DelayedOptions, type Lazy, type LazyArgs } from "./collections/delayed.js";
-export { compute, persist, visualizeAll as visualize, setDefaultScheduler, type ComputeOptions, type Computed, type Resolved, type SchedulerName } from "./collections/compute.js";
+export {
+  compute,
+  persist,
+  visualize,
+  setDefaultScheduler,
+  type ComputeOptions,
+  type Computed,
+  type Resolved,
+  type SchedulerName,
+  type VisualizeGraphOptions,
+} from "./collections/compute.js";
 export { registerModule, defineOp } from "./core/functions.js";
 export { tokenize, tokenizeSymbol } from "./core/tokenize.js";
 export { order } from "./core/order.js";

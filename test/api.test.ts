@@ -101,3 +101,27 @@ test("every error code is documented in docs/errors.md", async () => {
   assert.ok(codes.length >= 11, "found the code list in errors.ts");
   for (const code of codes) assert.ok(doc.includes(`\`${code}\``), `${code} is missing from docs/errors.md`);
 });
+
+test("every error class survives serialization as its own class, code and message", async () => {
+  const errors = await import("../src/core/errors.js");
+  const samples = [
+    new errors.InvalidArgumentError("x", "bad x"),
+    new errors.ClosureError("f", ["a", "b"]),
+    new errors.FunctionNotShippableError("f", "it is bound"),
+    new errors.ModuleResolutionError("file:///m.js", "e", "no such export"),
+    new errors.MissingKeyError("k", "t"),
+    new errors.CycleError(["a", "b", "a"]),
+    new errors.TaskError("k", { name: "TypeError", message: "m", stack: "TypeError: m\n at f" }),
+    new errors.KilledWorkerError("k", "w", 3),
+    new errors.ClosedError("The cluster"),
+    new errors.InvalidTransitionError("k", "d"),
+    new errors.VisualizeError("cannot draw"),
+  ];
+  for (const e of samples) {
+    const back = errors.deserializeError(structuredClone(errors.serializeError(e)));
+    assert.equal(back.constructor, e.constructor, e.name);
+    assert.equal((back as { code?: string }).code, e.code);
+    assert.equal(back.message, e.message);
+    assert.ok(errors.isDaskError(back, e.code));
+  }
+});

@@ -22,8 +22,8 @@ function usage(): string {
     ...lines,
     "",
     "Options:",
-    "  --help, -h   show this help (or a command's help: dask-ts <command> --help)",
-    "  --version    print the version",
+    "  --help, -h     show this help (or a command's help: dask-ts <command> --help)",
+    "  --version, -v  print the version",
   ].join("\n");
 }
 

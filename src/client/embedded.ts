@@ -46,7 +46,14 @@ import type { SchedulerConfig } from "../scheduler/state.js";
 import type { HeldKey, PersistedValue, RunOptions, Scheduler } from "../scheduler/types.js";
 import type { FromThreadMsg, ThreadInit, ToThreadMsg } from "../worker/thread-protocol.js";
 
-/** Options of {@link LocalCluster.start}. */
+/**
+ * Options of {@link LocalCluster.start}.
+ *
+ * @example
+ * ```ts
+ * const cluster = await LocalCluster.start({ workers: 2, threadsPerWorker: 4, memoryLimitMb: 2048 });
+ * ```
+ */
 export interface LocalClusterOptions {
   /** Worker threads. Default: the number of cores (`os.availableParallelism()`). */
   readonly workers?: number;
@@ -72,7 +79,15 @@ interface ThreadHandle {
   readonly dataRequests: Map<number, { resolve: (values: ReadonlyMap<Key, unknown>) => void; reject: (err: Error) => void }>;
 }
 
-/** A local cluster of worker threads; implements {@link Scheduler}. */
+/**
+ * A local cluster of worker threads; implements {@link Scheduler}.
+ *
+ * @example
+ * ```ts
+ * await using cluster = await LocalCluster.start({ workers: 4 });
+ * console.log(await x.compute({ scheduler: cluster }));
+ * ```
+ */
 export class LocalCluster implements Scheduler, AsyncDisposable {
   readonly name = "embedded";
   private readonly shell: SchedulerShell;
@@ -437,7 +452,7 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
 function taskError(blame: Key, rec: SerializedError): Error {
   const original = deserializeError(rec);
   // Errors about running the task at all (not raised by the user's function) keep their own class.
-  if (original instanceof KilledWorkerError || original instanceof ModuleResolutionError || (original instanceof InvalidArgumentError && rec.code === "DASK_ERR_INVALID_ARGUMENT")) return original;
+  if (original instanceof KilledWorkerError || original instanceof ModuleResolutionError || original instanceof InvalidArgumentError) return original;
   return new TaskError(rec.taskKey ?? blame, rec, original);
 }
 
@@ -503,7 +518,14 @@ export function defaultLocalCluster(): Promise<LocalCluster> {
   return defaultCluster;
 }
 
-/** Close the process-wide cluster, if one was started; the next compute starts a fresh one. */
+/**
+ * Close the process-wide cluster, if one was started; the next compute starts a fresh one.
+ *
+ * @example
+ * ```ts
+ * await closeDefaultLocalCluster(); // e.g. in a test's after() hook
+ * ```
+ */
 export async function closeDefaultLocalCluster(): Promise<void> {
   const c = defaultCluster;
   defaultCluster = undefined;

@@ -32,10 +32,25 @@ export const kHeld: unique symbol = Symbol("dask-ts.held");
 /** @internal A copy of a Delayed (same key and shape) backed by a held key or a literal node. */
 export const kRebind: unique symbol = Symbol("dask-ts.rebind");
 
-/** Names accepted by the `scheduler` option. */
+/**
+ * Names accepted by the `scheduler` option.
+ *
+ * @example
+ * ```ts
+ * const name: SchedulerName = "sync";
+ * await x.compute({ scheduler: name });
+ * ```
+ */
 export type SchedulerName = "sync" | "synchronous" | "single-threaded" | "embedded" | "threads" | "local";
 
-/** Options of `compute`, `persist` and friends. */
+/**
+ * Options of `compute`, `persist` and friends.
+ *
+ * @example
+ * ```ts
+ * await x.compute({ scheduler: "sync", optimize: { fuse: false }, priority: 10 });
+ * ```
+ */
 export interface ComputeOptions {
   /** Where to run: a name (`"sync"`, `"embedded"`) or a scheduler object (a `LocalCluster`, a `Client`). */
   readonly scheduler?: SchedulerName | Scheduler;
@@ -184,7 +199,14 @@ function splitOptions(args: readonly unknown[]): [unknown[], ComputeOptions] {
   return [[...args], {}];
 }
 
-/** The value a lazy argument computes to: a Delayed's value, arrays and plain objects rebuilt, anything else as it is. */
+/**
+ * The value a lazy argument computes to: a Delayed's value, arrays and plain objects rebuilt, anything else as it is.
+ *
+ * @example
+ * ```ts
+ * type R = Resolved<{ a: Delayed<number>; b: string }>; // { a: number; b: string }
+ * ```
+ */
 export type Resolved<T> =
   T extends Delayed<infer V>
     ? V
@@ -196,7 +218,14 @@ export type Resolved<T> =
           ? { -readonly [K in keyof T]: Resolved<T[K]> }
           : T;
 
-/** Results of computing each argument (see {@link Resolved}). */
+/**
+ * Results of computing each argument (see {@link Resolved}).
+ *
+ * @example
+ * ```ts
+ * const [n, list]: Computed<[Delayed<number>, Delayed<number>[]]> = await compute(a, [b, c]);
+ * ```
+ */
 export type Computed<T extends readonly unknown[]> = { -readonly [K in keyof T]: Resolved<T[K]> };
 
 /**
@@ -213,21 +242,35 @@ export type Computed<T extends readonly unknown[]> = { -readonly [K in keyof T]:
  */
 export async function compute<T extends readonly unknown[]>(...args: T): Promise<Computed<T>> {
   const [values, options] = splitOptions(args);
+  return computeValues(values, options) as Promise<Computed<T>>;
+}
+
+/** Reject option names that do not exist: a typo must not silently change where work runs. */
+function checkOptions(options: object): void {
+  for (const k of Object.keys(options)) {
+    if (!OPTION_NAMES.has(k)) {
+      throw new InvalidArgumentError("options", `Unknown option "${k}". The options are: ${[...OPTION_NAMES].join(", ")}.`);
+    }
+  }
+}
+
+async function computeValues(values: readonly unknown[], options: ComputeOptions): Promise<unknown[]> {
+  checkOptions(options);
   const roots: Delayed[] = [];
   for (const v of values) findDelayed(v, roots);
-  if (roots.length === 0) return values as unknown as Computed<T>;
+  if (roots.length === 0) return [...values];
   const scheduler = await resolveScheduler(options.scheduler);
   const graph = await prepare(roots, scheduler, options);
   const keys = [...new Set(roots.map((r) => r.key))];
   const out = await scheduler.compute(graph, keys, options.priority === undefined ? {} : { priority: options.priority });
   const results = new Map<Key, unknown>();
   keys.forEach((k, i) => results.set(k, out[i]));
-  return values.map((v) => rebuild(v, results)) as unknown as Computed<T>;
+  return values.map((v) => rebuild(v, results));
 }
 
 /** @internal */
 export async function computeOne(d: Delayed, options: ComputeOptions): Promise<unknown> {
-  const [v] = await compute(d, options.scheduler === undefined && options.optimize === undefined && options.priority === undefined ? {} : options);
+  const [v] = await computeValues([d], options);
   return v;
 }
 
@@ -247,6 +290,11 @@ export async function persist<T extends readonly Delayed[]>(...args: T): Promise
 export async function persist<T extends readonly Delayed[]>(...args: [...T, ComputeOptions]): Promise<T>;
 export async function persist(...args: readonly unknown[]): Promise<readonly Delayed[]> {
   const [values, options] = splitOptions(args);
+  return persistValues(values, options);
+}
+
+async function persistValues(values: readonly unknown[], options: ComputeOptions): Promise<readonly Delayed[]> {
+  checkOptions(options);
   const roots = values as Delayed[];
   if (!roots.every(isDelayed)) throw new InvalidArgumentError("args", "persist takes Delayed values (and optionally options last).");
   const scheduler = await resolveScheduler(options.scheduler);
@@ -271,19 +319,40 @@ export async function persist(...args: readonly unknown[]): Promise<readonly Del
 
 /** @internal */
 export async function persistOne(d: Delayed, options: ComputeOptions): Promise<Delayed> {
-  const [p] = await persist(d, options);
-  return p;
+  const [p] = await persistValues([d], options);
+  return p!;
 }
 
 /**
- * Draw the merged graph of several lazy values.
+ * Options of {@link visualize}: where and how to draw, and whether to draw the optimized graph.
+ *
+ * @example
+ * ```ts
+ * await x.visualize({ filename: "graph.svg", rankdir: "LR", optimize: true });
+ * ```
+ */
+export type VisualizeGraphOptions = VisualizeOptions & { readonly optimize?: boolean };
+
+/**
+ * Draw the merged graph of several lazy values: DOT always, SVG or PNG when
+ * the filename's extension or `format` asks. A last argument that is not a
+ * Delayed is taken as options.
  *
  * @example
  * ```ts
  * await visualize(a, b, { filename: "ab.png" });
  * ```
  */
-export async function visualizeAll(roots: readonly Delayed[], options: VisualizeOptions & { readonly optimize?: boolean } = {}): Promise<VisualizeResult> {
+export async function visualize(...args: readonly (Delayed | VisualizeGraphOptions)[]): Promise<VisualizeResult> {
+  const last = args[args.length - 1];
+  const hasOptions = last !== undefined && !isDelayed(last);
+  const roots = (hasOptions ? args.slice(0, -1) : args) as Delayed[];
+  if (!roots.every(isDelayed)) throw new InvalidArgumentError("args", "visualize takes Delayed values, and optionally options last.");
+  return visualizeAll(roots, hasOptions ? (last as VisualizeGraphOptions) : {});
+}
+
+/** @internal */
+export async function visualizeAll(roots: readonly Delayed[], options: VisualizeGraphOptions = {}): Promise<VisualizeResult> {
   const { visualizeGraph } = await import("../diagnostics/visualize.js");
   let { graph } = collect(roots);
   if (options.optimize === true) graph = optimize(graph, roots.filter((r) => graph.has(r.key)).map((r) => r.key));

@@ -29,17 +29,39 @@ import type { VisualizeOptions, VisualizeResult } from "../diagnostics/visualize
 import { kGraphNode, kDeps, kHeld, kRebind, type ComputeOptions, type Resolved, computeOne, persistOne, visualizeAll } from "./compute.js";
 import "../ops/core.js";
 
-/** A value that may be given lazily: itself, a Delayed of it, or a container holding Delayed parts. */
+/**
+ * A value that may be given lazily: itself, a Delayed of it, or a container holding Delayed parts.
+ *
+ * @example
+ * ```ts
+ * const arg: Lazy<number[]> = [1, inc(2), 3]; // a container with a Delayed inside
+ * ```
+ */
 export type Lazy<T> =
   | T
   | Delayed<T>
   | (T extends readonly (infer U)[] ? readonly Lazy<U>[] : never)
   | (T extends (...args: never[]) => unknown ? never : T extends object ? { readonly [K in keyof T]: Lazy<T[K]> } : never);
 
-/** The arguments of a delayed function: each may be lazy. */
+/**
+ * The arguments of a delayed function: each may be lazy.
+ *
+ * @example
+ * ```ts
+ * type Args = LazyArgs<[number, string]>; // [Lazy<number>, Lazy<string>]
+ * ```
+ */
 export type LazyArgs<A extends readonly unknown[]> = { [K in keyof A]: Lazy<A[K]> };
 
-/** Options of {@link delayed} for functions. */
+/**
+ * Options of {@link delayed} for functions.
+ *
+ * @example
+ * ```ts
+ * const opts: DelayedOptions = { pure: true, name: "load", nout: 2 };
+ * delayed(loadPair, opts);
+ * ```
+ */
 export interface DelayedOptions {
   /** Name used in keys and diagrams. Default: the function's name. */
   readonly name?: string;
@@ -65,7 +87,15 @@ export interface DelayedOptions {
   readonly transfer?: boolean;
 }
 
-/** A lazy result: the value of one key of a task graph. */
+/**
+ * A lazy result: the value of one key of a task graph.
+ *
+ * @example
+ * ```ts
+ * const d: Delayed<number> = delayed((x: number) => x + 1)(1);
+ * console.log(d.key, await d.compute());
+ * ```
+ */
 export class Delayed<T = unknown> {
   /** The key of the value in the graph. */
   readonly key: Key;
@@ -167,7 +197,15 @@ export class Delayed<T = unknown> {
   }
 }
 
-/** A function whose calls are recorded as tasks. */
+/**
+ * A function whose calls are recorded as tasks.
+ *
+ * @example
+ * ```ts
+ * const inc: DelayedFunction<[number], number> = delayed((x: number) => x + 1);
+ * const pureInc = inc.withOptions({ pure: true });
+ * ```
+ */
 export interface DelayedFunction<A extends readonly unknown[], R> {
   (...args: LazyArgs<A>): Delayed<R>;
   /** The same function with other options, e.g. `inc.withOptions({ pure: true })`. */

@@ -22,7 +22,14 @@
 
 const kBrand = Symbol.for("dask-ts.error");
 
-/** Every stable error code, mapped to the class that carries it. */
+/**
+ * Every stable error code, mapped to the class that carries it.
+ *
+ * @example
+ * ```ts
+ * type E = DaskErrorCodes["DASK_ERR_KILLED_WORKER"]; // KilledWorkerError
+ * ```
+ */
 export interface DaskErrorCodes {
   DASK_ERR_INVALID_ARGUMENT: InvalidArgumentError;
   DASK_ERR_CLOSURE: ClosureError;
@@ -37,7 +44,15 @@ export interface DaskErrorCodes {
   DASK_ERR_VISUALIZE: VisualizeError;
 }
 
-/** A stable error code, such as `"DASK_ERR_TASK"`. */
+/**
+ * A stable error code, such as `"DASK_ERR_TASK"`.
+ *
+ * @example
+ * ```ts
+ * const code: DaskErrorCode = "DASK_ERR_TASK";
+ * if (isDaskError(err, code)) console.log(err.key);
+ * ```
+ */
 export type DaskErrorCode = keyof DaskErrorCodes;
 
 /**
@@ -183,7 +198,7 @@ export class ModuleResolutionError extends DaskError {
  *
  * @example
  * ```ts
- * await get(new Map(), ["x"]); // MissingKeyError: key "x"
+ * await syncScheduler.compute(new Map(), ["x"]); // MissingKeyError: key "x"
  * ```
  */
 export class MissingKeyError extends DaskError {
@@ -210,7 +225,7 @@ export class MissingKeyError extends DaskError {
  * @example
  * ```ts
  * // a depends on b and b on a
- * await get(graph, ["a"]); // CycleError: a -> b -> a
+ * await syncScheduler.compute(graph, ["a"]); // CycleError: a -> b -> a
  * ```
  */
 export class CycleError extends DaskError {
@@ -377,25 +392,41 @@ export function serializeError(err: unknown): SerializedError {
 export function deserializeError(rec: SerializedError): Error {
   const f = rec.fields ?? {};
   const s = (k: string): string => String(f[k] ?? "");
+  // Rebuild with the right class and fields, then restore the exact message and the remote stack.
   let err: Error;
   switch (rec.code) {
     case "DASK_ERR_CLOSURE":
       err = new ClosureError(s("functionName"), (f["variables"] as string[] | undefined) ?? []);
       break;
     case "DASK_ERR_FN_NOT_SHIPPABLE":
-      err = Object.assign(new FunctionNotShippableError(s("functionName"), ""), { message: rec.message });
+      err = new FunctionNotShippableError(s("functionName"), "");
       break;
     case "DASK_ERR_MODULE":
-      err = Object.assign(new ModuleResolutionError(s("specifier"), s("exportName"), ""), { message: rec.message });
+      err = new ModuleResolutionError(s("specifier"), s("exportName"), "");
       break;
     case "DASK_ERR_MISSING_KEY":
       err = new MissingKeyError(s("key"), f["referencedBy"] as string | undefined);
       break;
+    case "DASK_ERR_CYCLE":
+      err = new CycleError((f["cycle"] as string[] | undefined) ?? []);
+      break;
     case "DASK_ERR_INVALID_ARGUMENT":
       err = new InvalidArgumentError(s("argument"), rec.message);
       break;
+    case "DASK_ERR_TASK":
+      err = new TaskError(s("key"), { name: s("remoteName"), message: s("remoteMessage"), stack: s("remoteStack") });
+      break;
     case "DASK_ERR_KILLED_WORKER":
       err = new KilledWorkerError(s("key"), s("lastWorker"), Number(f["allowedFailures"] ?? 0));
+      break;
+    case "DASK_ERR_CLOSED":
+      err = new ClosedError("");
+      break;
+    case "DASK_ERR_INVALID_TRANSITION":
+      err = new InvalidTransitionError(s("key"), "");
+      break;
+    case "DASK_ERR_VISUALIZE":
+      err = new VisualizeError(rec.message);
       break;
     default: {
       err = new Error(rec.message);
@@ -403,6 +434,7 @@ export function deserializeError(rec: SerializedError): Error {
       if (rec.code !== undefined) Object.assign(err, { code: rec.code });
     }
   }
+  err.message = rec.message;
   err.stack = rec.stack;
   return err;
 }

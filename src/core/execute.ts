@@ -42,6 +42,8 @@ function compileSource(ref: Extract<FnRef, { kind: "source" }>): TaskFunction {
   const cacheKey = names.length === 0 ? ref.source : `${names.join(",")}\u0000${ref.source}`;
   let factory = factories.get(cacheKey);
   if (factory === undefined) {
+    // Bounded: a program that generates functions must not grow every worker forever.
+    if (factories.size >= 10_000) factories.clear();
     // new Function, not eval: the source sees only globals and the names bound here.
     factory = new Function("__name", ...names, `"use strict";\nreturn (${ref.source});`) as (...values: unknown[]) => TaskFunction;
     factories.set(cacheKey, factory);
@@ -276,7 +278,8 @@ export function evalExpr(e: Expr, get: (key: Key) => unknown): unknown {
   }
 }
 
-function isThenable(v: unknown): v is PromiseLike<unknown> {
+/** True for Promises and other thenables (an async task's result). */
+export function isThenable(v: unknown): v is PromiseLike<unknown> {
   return typeof v === "object" && v !== null && typeof (v as { then?: unknown }).then === "function";
 }
 

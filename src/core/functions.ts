@@ -42,7 +42,7 @@ const cheapOps = new Set<string>();
  *
  * @example
  * ```ts
- * export const getitem = defineOp("dask.getitem", (obj: any, k: PropertyKey) => obj[k], { cheap: true });
+ * export const clamp01 = defineOp("mylib.clamp01", (x: number) => Math.min(1, Math.max(0, x)), { cheap: true });
  * ```
  */
 export function defineOp<F extends AnyFn>(name: string, fn: F, options: { cheap?: boolean } = {}): F {
@@ -249,6 +249,6 @@ export function fnRefName(ref: FnRef): string {
       return ref.path.slice(ref.path.lastIndexOf(".") + 1);
     case "source":
     case "local":
-      return ref.name === "<anonymous>" ? "lambda" : ref.name;
+      return ref.name === "<anonymous>" || ref.name === "" ? "lambda" : ref.name;
   }
 }

@@ -11,17 +11,24 @@
  *
  * @example
  * ```ts
- * import { task, lit, ref, opRef } from "dask-ts";
+ * import { task, lit, ref } from "dask-ts";
  * const graph = new Map([
  *   ["x", { kind: "literal", value: 1 }],
- *   ["y", task(opRef("dask.add"), [ref("x"), lit(2)])],
+ *   ["y", task({ kind: "global", path: "Math.max" }, [ref("x"), lit(2)])],
  * ]);
  * ```
  * @module
  */
 import { CycleError, MissingKeyError } from "./errors.js";
 
-/** The name of a node in a graph, such as `"inc-3f2a…"`. */
+/**
+ * The name of a node in a graph, such as `"inc-3f2a…"`.
+ *
+ * @example
+ * ```ts
+ * const k: Key = "inc-3f2a9c0d1e4b5a6f7081920a3b4c5d6e";
+ * ```
+ */
 export type Key = string;
 
 /**
@@ -29,6 +36,11 @@ export type Key = string;
  * threads, so every function that leaves the calling thread is one of the
  * first four kinds; `local` holds a live function and only the `sync`
  * scheduler may run it.
+ *
+ * @example
+ * ```ts
+ * const f: FnRef = { kind: "module", specifier: import.meta.url, exportName: "score" };
+ * ```
  */
 export type FnRef =
   /** A library operation, by stable name (see `defineOp`). */
@@ -47,6 +59,11 @@ export type FnRef =
  * another key. `a` / `o`: an array or plain object whose items are
  * expressions. `t`: a nested task run inline (the result of fusing or
  * inlining). `f`: a function passed as a value (resolved like a task's function).
+ *
+ * @example
+ * ```ts
+ * const e: Expr = { k: "a", items: [ref("x"), lit(2)] }; // [value of x, 2]
+ * ```
  */
 export type Expr =
   | { readonly k: "v"; readonly v: unknown }
@@ -56,7 +73,14 @@ export type Expr =
   | { readonly k: "t"; readonly fn: FnRef; readonly args: readonly Expr[]; readonly key?: Key }
   | { readonly k: "f"; readonly fn: FnRef };
 
-/** A call of `fn` on the values of `args`. `deps` lists the keys the arguments refer to, without repeats. */
+/**
+ * A call of `fn` on the values of `args`. `deps` lists the keys the arguments refer to, without repeats.
+ *
+ * @example
+ * ```ts
+ * const t: TaskNode = task({ kind: "global", path: "Math.abs" }, [lit(-3)]);
+ * ```
+ */
 export interface TaskNode {
   readonly kind: "task";
   readonly fn: FnRef;
@@ -66,35 +90,84 @@ export interface TaskNode {
   readonly transfer?: boolean;
 }
 
-/** A value held in the graph itself. */
+/**
+ * A value held in the graph itself.
+ *
+ * @example
+ * ```ts
+ * const n: LiteralNode = { kind: "literal", value: [1, 2, 3] };
+ * ```
+ */
 export interface LiteralNode {
   readonly kind: "literal";
   readonly value: unknown;
 }
 
-/** Another name for the value of `target`. */
+/**
+ * Another name for the value of `target`.
+ *
+ * @example
+ * ```ts
+ * const n: AliasNode = { kind: "alias", target: "result-1" };
+ * ```
+ */
 export interface AliasNode {
   readonly kind: "alias";
   readonly target: Key;
 }
 
-/** One entry of a graph. */
+/**
+ * One entry of a graph.
+ *
+ * @example
+ * ```ts
+ * const node: GraphNode = { kind: "alias", target: "x" };
+ * ```
+ */
 export type GraphNode = TaskNode | LiteralNode | AliasNode;
 
-/** A task graph: key → node. Insertion order is kept and used as a tie-breaker. */
+/**
+ * A task graph: key → node. Insertion order is kept and used as a tie-breaker.
+ *
+ * @example
+ * ```ts
+ * const graph: Graph = new Map([["x", { kind: "literal", value: 1 }]]);
+ * ```
+ */
 export type Graph = Map<Key, GraphNode>;
 
-/** A literal argument. */
+/**
+ * A literal argument.
+ *
+ * @example
+ * ```ts
+ * task({ kind: "global", path: "Math.sqrt" }, [lit(16)]);
+ * ```
+ */
 export function lit(v: unknown): Expr {
   return { k: "v", v };
 }
 
-/** A reference to the value of another key. */
+/**
+ * A reference to the value of another key.
+ *
+ * @example
+ * ```ts
+ * task({ kind: "global", path: "Math.max" }, [ref("a"), ref("b")]);
+ * ```
+ */
 export function ref(key: Key): Expr {
   return { k: "r", key };
 }
 
-/** Reference a library operation by its stable name. */
+/**
+ * Reference a library operation by its stable name.
+ *
+ * @example
+ * ```ts
+ * const getitem = opRef("dask.getitem");
+ * ```
+ */
 export function opRef(name: string): FnRef {
   return { kind: "op", name };
 }
@@ -120,7 +193,14 @@ export function exprDeps(e: Expr, out: Set<Key>): void {
   }
 }
 
-/** Build a task node, computing its dependencies. */
+/**
+ * Build a task node, computing its dependencies.
+ *
+ * @example
+ * ```ts
+ * const node = task(opRef("dask.getitem"), [ref("record"), lit("name")]);
+ * ```
+ */
 export function task(fn: FnRef, args: readonly Expr[], options: { readonly transfer?: boolean } = {}): TaskNode {
   let deps: Key[];
   if (args.length === 1 && args[0]!.k === "v") deps = [];
@@ -161,6 +241,11 @@ export function dependents(graph: Graph): Map<Key, Key[]> {
  *
  * @throws MissingKeyError for a reference to nothing.
  * @throws CycleError for a cycle, naming its keys.
+ *
+ * @example
+ * ```ts
+ * validateGraph(graph); // throws MissingKeyError or CycleError
+ * ```
  */
 export function validateGraph(graph: Graph, external?: { has(key: Key): boolean }): void {
   for (const [key, node] of graph) {

@@ -20,7 +20,15 @@
 import { CycleError, MissingKeyError } from "./errors.js";
 import { nodeDeps, validateGraph, type Graph, type Key } from "./graph.js";
 
-/** Priority of each key in the graph (0 runs first). References to keys outside the graph are ignored. */
+/**
+ * Priority of each key in the graph (0 runs first). References to keys outside the graph are ignored.
+ *
+ * @example
+ * ```ts
+ * const priority = order(graph);
+ * const first = [...priority].sort((a, b) => a[1] - b[1])[0][0];
+ * ```
+ */
 export function order(graph: Graph): Map<Key, number> {
   const keys = executionOrder(graph);
   const priority = new Map<Key, number>();

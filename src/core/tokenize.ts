@@ -23,7 +23,18 @@ import { createHash, randomBytes, type Hash } from "node:crypto";
 import { fnRefOf } from "./functions.js";
 import type { FnRef } from "./graph.js";
 
-/** Objects with this method supply their own token (for example a collection's name). */
+/**
+ * Objects with this method supply their own token (for example a collection's name).
+ *
+ * @example
+ * ```ts
+ * class Point {
+ *   constructor(readonly x: number, readonly y: number) {}
+ *   [tokenizeSymbol]() { return `Point(${this.x},${this.y})`; }
+ * }
+ * tokenize(new Point(1, 2)) === tokenize(new Point(1, 2)); // true
+ * ```
+ */
 export const tokenizeSymbol: unique symbol = Symbol.for("dask-ts.tokenize");
 
 const identityTokens = new WeakMap<object, string>();

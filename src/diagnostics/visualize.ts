@@ -37,6 +37,7 @@ import type { Viz } from "@viz-js/viz";
 import type { ResvgRenderOptions } from "@resvg/resvg-js";
 import { VisualizeError } from "../core/errors.js";
 import type { FnRef, Graph, Key } from "../core/graph.js";
+import { fnRefName } from "../core/functions.js";
 
 /**
  * Options of {@link visualizeGraph}; {@link toDot} uses `rankdir` and `color`.
@@ -118,10 +119,10 @@ const MAX_PNG_SIDE = 32_000;
  * @throws VisualizeError for an unknown `rankdir` or a colour that is not a CSS colour.
  * @example
  * ```ts
- * import { task, ref, opRef, type GraphNode } from "dask-ts";
+ * import { task, ref, type GraphNode } from "dask-ts";
  * const graph = new Map<string, GraphNode>([
  *   ["x", { kind: "literal", value: 1 }],
- *   ["y", task(opRef("dask.inc"), [ref("x")])],
+ *   ["y", task({ kind: "global", path: "Math.sqrt" }, [ref("x")])],
  * ]);
  * console.log(toDot(graph, { rankdir: "LR" })); // digraph dask { graph [rankdir="LR"]; ... }
  * ```
@@ -415,7 +416,7 @@ function fnLabel(fn: FnRef): string {
       return fn.path;
     case "source":
     case "local":
-      return fn.name === "" ? "(anonymous)" : fn.name;
+      return fnRefName(fn);
   }
 }
 

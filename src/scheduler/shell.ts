@@ -16,7 +16,15 @@ import type { Key } from "../core/graph.js";
 import type { FromWorkerMsg, ToClientMsg, ToWorkerMsg } from "./messages.js";
 import { SchedulerState, type SchedulerConfig, type SchedulerEvent, type SchedulerInstruction } from "./state.js";
 
-/** Published for every stimulus the scheduler handles. */
+/**
+ * Published for every stimulus the scheduler handles.
+ *
+ * @example
+ * ```ts
+ * import diagnostics_channel from "node:diagnostics_channel";
+ * diagnostics_channel.subscribe("dask-ts:scheduler:stimulus", (ev) => console.log(ev));
+ * ```
+ */
 export const stimulusChannel = diagnostics_channel.channel("dask-ts:scheduler:stimulus");
 
 /** How the shell reaches one worker. */
@@ -123,8 +131,4 @@ export class SchedulerShell {
     return out;
   }
 
-  /** Addresses of the connected workers. */
-  workerAddresses(): string[] {
-    return [...this.links.keys()];
-  }
 }

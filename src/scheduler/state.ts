@@ -36,7 +36,14 @@ import type { Key, TaskNode } from "../core/graph.js";
 import { PriorityQueue } from "./priority-queue.js";
 import { comparePriority, type ComputeTaskMsg, type FromWorkerMsg, type Priority, type TaskInputs, type ToClientMsg, type ToWorkerMsg } from "./messages.js";
 
-/** Where a task is in its life on the scheduler. */
+/**
+ * Where a task is in its life on the scheduler.
+ *
+ * @example
+ * ```ts
+ * const done = (s: TaskStateName) => s === "memory" || s === "erred";
+ * ```
+ */
 export type TaskStateName = "released" | "waiting" | "queued" | "no-worker" | "processing" | "memory" | "erred" | "forgotten";
 
 /** The scheduler's record of one task. */
@@ -97,7 +104,14 @@ export interface SchedulerClient {
   readonly wantsWhat: Set<SchedulerTask>;
 }
 
-/** A stimulus: something that happened. */
+/**
+ * A stimulus: something that happened.
+ *
+ * @example
+ * ```ts
+ * const ev: SchedulerEvent = { type: "remove-worker", address: "w1", expected: false, stimulusId: "lost-w1" };
+ * ```
+ */
 export type SchedulerEvent =
   | { readonly type: "add-worker"; readonly address: string; readonly nthreads: number; readonly stimulusId: string }
   | { readonly type: "remove-worker"; readonly address: string; readonly expected: boolean; readonly stimulusId: string }
@@ -118,12 +132,26 @@ export type SchedulerEvent =
   | { readonly type: "client-releases-keys"; readonly client: string; readonly keys: readonly Key[]; readonly stimulusId: string }
   | { readonly type: "worker-message"; readonly worker: string; readonly msg: FromWorkerMsg; readonly stimulusId: string };
 
-/** A message to send, the output of a transition. */
+/**
+ * A message to send, the output of a transition.
+ *
+ * @example
+ * ```ts
+ * for (const ins of state.handle(ev)) if (ins.to === "worker") send(ins.worker, ins.msg);
+ * ```
+ */
 export type SchedulerInstruction =
   | { readonly to: "worker"; readonly worker: string; readonly msg: ToWorkerMsg }
   | { readonly to: "client"; readonly client: string; readonly msg: ToClientMsg };
 
-/** Tunables of the scheduler machine. */
+/**
+ * Tunables of the scheduler machine.
+ *
+ * @example
+ * ```ts
+ * new SchedulerState({ workerSaturation: 1.5, allowedFailures: 1, transitionLogSize: 10_000 });
+ * ```
+ */
 export interface SchedulerConfig {
   /** Root tasks per thread a worker may hold (Dask's worker-saturation). Default 1.1. */
   readonly workerSaturation?: number;
@@ -230,6 +258,15 @@ function hasActiveDependent(ts: SchedulerTask): boolean {
   return false;
 }
 
+/**
+ * The scheduler state machine (see the module comment).
+ *
+ * @example
+ * ```ts
+ * const s = new SchedulerState({ validate: true });
+ * const out = s.handle({ type: "add-worker", address: "w1", nthreads: 1, stimulusId: "start" });
+ * ```
+ */
 export class SchedulerState {
   readonly tasks = new Map<Key, SchedulerTask>();
   readonly workers = new Map<string, SchedulerWorker>();

@@ -11,16 +11,12 @@
  * @module
  */
 import { TaskError, serializeError } from "../core/errors.js";
-import { failedTaskKey, prepareTask, runTask } from "../core/execute.js";
+import { failedTaskKey, isThenable, prepareTask, runTask } from "../core/execute.js";
 import { cull } from "../core/optimize/cull.js";
 import { nodeDeps, type Graph, type Key } from "../core/graph.js";
 import { executionOrder } from "../core/order.js";
 import type { PersistedValue, Scheduler } from "./types.js";
 import "../ops/index.js";
-
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return typeof v === "object" && v !== null && typeof (v as { then?: unknown }).then === "function";
-}
 
 class SyncScheduler implements Scheduler {
   readonly name = "sync";
@@ -75,5 +71,12 @@ class SyncScheduler implements Scheduler {
   release(): void {}
 }
 
-/** The one `sync` scheduler. */
+/**
+ * The one `sync` scheduler.
+ *
+ * @example
+ * ```ts
+ * const [value] = await syncScheduler.compute(graph, ["result"]);
+ * ```
+ */
 export const syncScheduler: Scheduler = new SyncScheduler();

@@ -7,13 +7,28 @@
  */
 import type { Graph, Key } from "../core/graph.js";
 
-/** Options of one computation, shared by every scheduler. */
+/**
+ * Options of one computation, shared by every scheduler.
+ *
+ * @example
+ * ```ts
+ * await scheduler.compute(graph, ["result"], { priority: 5 } satisfies RunOptions);
+ * ```
+ */
 export interface RunOptions {
   /** Runs before lower priorities when several computations compete. Default 0. */
   readonly priority?: number;
 }
 
-/** A result kept by a scheduler after `persist`. */
+/**
+ * A result kept by a scheduler after `persist`.
+ *
+ * @example
+ * ```ts
+ * const held: HeldKey = { scheduler: cluster, key: "x" };
+ * const [value] = await held.scheduler.gather([held.key]);
+ * ```
+ */
 export interface HeldKey {
   /** The scheduler that holds it. */
   readonly scheduler: Scheduler;
@@ -22,7 +37,15 @@ export interface HeldKey {
   readonly claim?: string;
 }
 
-/** What `persist` returns per key: the value itself (local schedulers) or a handle to where it is held. */
+/**
+ * What `persist` returns per key: the value itself (local schedulers) or a handle to where it is held.
+ *
+ * @example
+ * ```ts
+ * const [kept]: PersistedValue[] = await scheduler.persist(graph, ["x"]);
+ * if (kept.kind === "held") console.log(kept.held.key);
+ * ```
+ */
 export type PersistedValue = { readonly kind: "value"; readonly value: unknown } | { readonly kind: "held"; readonly held: HeldKey };
 
 /**

@@ -26,7 +26,14 @@ import type { Expr, FnRef, Key } from "../core/graph.js";
 import { PriorityQueue } from "../scheduler/priority-queue.js";
 import { comparePriority, type ComputeTaskMsg, type FromWorkerMsg, type Priority, type TaskInputs } from "../scheduler/messages.js";
 
-/** Where a task is on this worker. */
+/**
+ * Where a task is on this worker.
+ *
+ * @example
+ * ```ts
+ * const busy = (s: WorkerTaskStateName) => s === "executing" || s === "flight";
+ * ```
+ */
 export type WorkerTaskStateName = "waiting" | "fetch" | "flight" | "ready" | "executing" | "memory" | "cancelled" | "forgotten";
 
 /** The worker's record of one key: a task to run, or an input to fetch. */
@@ -55,7 +62,14 @@ export interface WorkerTask {
   inputs: TaskInputs | undefined;
 }
 
-/** A stimulus for the worker. */
+/**
+ * A stimulus for the worker.
+ *
+ * @example
+ * ```ts
+ * const ev: WorkerEvent = { type: "gather-dep-failure", peer: "w2", keys: ["x"], stimulusId: "g1" };
+ * ```
+ */
 export type WorkerEvent =
   | { readonly type: "compute-task"; readonly msg: ComputeTaskMsg; readonly stimulusId: string }
   | { readonly type: "free-keys"; readonly keys: readonly Key[]; readonly stimulusId: string }
@@ -74,7 +88,14 @@ export type WorkerEvent =
     }
   | { readonly type: "gather-dep-failure"; readonly peer: string; readonly keys: readonly Key[]; readonly stimulusId: string };
 
-/** What the shell must do. */
+/**
+ * What the shell must do.
+ *
+ * @example
+ * ```ts
+ * for (const ins of worker.handle(ev)) if (ins.type === "execute") run(ins.key, ins.runId);
+ * ```
+ */
 export type WorkerInstruction =
   | { readonly type: "execute"; readonly key: Key; readonly runId: number }
   | { readonly type: "gather-dep"; readonly peer: string; readonly keys: readonly Key[]; readonly stimulusId: string }
@@ -98,6 +119,15 @@ function grow<F extends SetField>(ts: WorkerTask, field: F): WorkerTask[F] {
   return fresh;
 }
 
+/**
+ * The worker state machine (see the module comment).
+ *
+ * @example
+ * ```ts
+ * const w = new WorkerState("inproc://w0", 1, true);
+ * const todo = w.handle({ type: "free-keys", keys: ["x"], stimulusId: "s1" });
+ * ```
+ */
 export class WorkerState {
   readonly tasks = new Map<Key, WorkerTask>();
   readonly ready = new PriorityQueue<WorkerTask>((a, b) => comparePriority(a.priority, b.priority), (t) => t.state === "ready");

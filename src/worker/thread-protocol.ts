@@ -36,8 +36,7 @@ export type ToThreadMsg =
   | ToWorkerMsg
   | Extract<PeerMsg, { op: "get-data" }>
   | { readonly op: "add-peer"; readonly address: string; readonly port: MessagePort }
-  | { readonly op: "remove-peer"; readonly address: string }
-  | { readonly op: "close" };
+  | { readonly op: "remove-peer"; readonly address: string };
 
 /** Worker thread → main thread. */
 export type FromThreadMsg = FromWorkerMsg | Extract<PeerMsg, { op: "data" }> | { readonly op: "ready"; readonly address: string };

@@ -68,8 +68,6 @@ function onSchedulerMessages(msgs: ToThreadMsg[]): void {
       case "remove-peer":
         removePeer(msg.address);
         break;
-      case "close":
-        process.exit(0);
     }
   }
   kick();

@@ -365,8 +365,20 @@ describe("visualize()", () => {
     assert.match(dot, /^digraph/);
     assert.match(dot, /label="double"/);
     assert.match(dot, /label="total"/);
-    const both = await visualize([t, inc(1)]);
+    const both = await visualize(t, inc(1), { rankdir: "LR" });
     assert.match(both.dot, /label="total"/);
     assert.match(both.dot, /label="lambda"/);
+  });
+});
+
+describe("options", () => {
+  it("an unknown option is refused, not silently taken for a value", async () => {
+    const x = delayed((n: number) => n + 1)(1);
+    await assert.rejects(x.compute({ scheduler: "sync", optimise: false } as unknown as Parameters<typeof x.compute>[0]), (err: unknown) => {
+      assert.ok(err instanceof InvalidArgumentError);
+      assert.match((err as Error).message, /Unknown option "optimise"/);
+      return true;
+    });
+    await assert.rejects(x.persist({ schedular: "sync" } as unknown as Parameters<typeof x.persist>[0]), InvalidArgumentError);
   });
 });

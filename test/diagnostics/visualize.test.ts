@@ -86,7 +86,7 @@ test("toDot labels each kind of function reference", () => {
     ["m", task(incFn, [ref("d")])],
   ]);
   const ellipses = [...toDot(graph).matchAll(/shape="ellipse", label="([^"]*)"/g)].map((m) => m[1]);
-  assert.deepEqual(ellipses, ["JSON.parse", "double", "(anonymous)", "helpers.default", "inc"]);
+  assert.deepEqual(ellipses, ["JSON.parse", "double", "lambda", "helpers.default", "inc"]);
 });
 
 test("toDot escapes quotes, backslashes, newlines, ampersands and control characters", () => {

@@ -17,6 +17,11 @@ import { nodeDeps, type Graph, type Key } from "../graph.js";
  * unless `external` holds them.
  *
  * @throws MissingKeyError when a requested key is not in the graph.
+ *
+ * @example
+ * ```ts
+ * const needed = cull(graph, ["total"]); // drops what "total" does not need
+ * ```
  */
 export function cull(graph: Graph, keys: Iterable<Key>): Graph {
   const keep = new Set<Key>();

@@ -22,7 +22,14 @@ export interface FuseOptions {
   readonly maxHeight?: number;
 }
 
-/** The graph with linear chains fused; keys in `keep` are never removed. */
+/**
+ * The graph with linear chains fused; keys in `keep` are never removed.
+ *
+ * @example
+ * ```ts
+ * const fused = fuseLinear(graph, ["result"], { maxHeight: 64 });
+ * ```
+ */
 export function fuseLinear(graph: Graph, keep: Iterable<Key>, options: FuseOptions = {}): Graph {
   const maxHeight = options.maxHeight ?? 256;
   // Most graphs have no chain at all: find out cheaply before ordering anything.

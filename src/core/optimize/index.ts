@@ -14,7 +14,14 @@ import { cull } from "./cull.js";
 import { fuseLinear } from "./fuse.js";
 import { inline } from "./inline.js";
 
-/** Which optimization passes run; every pass is on unless set to `false`. */
+/**
+ * Which optimization passes run; every pass is on unless set to `false`.
+ *
+ * @example
+ * ```ts
+ * const opts: OptimizeOptions = { cull: true, inline: false, fuse: true };
+ * ```
+ */
 export interface OptimizeOptions {
   /** Drop tasks the requested keys do not need. */
   readonly cull?: boolean;
@@ -24,7 +31,14 @@ export interface OptimizeOptions {
   readonly fuse?: boolean;
 }
 
-/** Run the enabled passes in order: cull, inline, fuse. */
+/**
+ * Run the enabled passes in order: cull, inline, fuse.
+ *
+ * @example
+ * ```ts
+ * const smaller = optimize(graph, ["result"], { inline: false });
+ * ```
+ */
 export function optimize(graph: Graph, keys: readonly Key[], options: OptimizeOptions = {}): Graph {
   let g = graph;
   if (options.cull !== false) g = cull(g, keys);

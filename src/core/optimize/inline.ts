@@ -16,7 +16,14 @@ import { anyNode, dependents, task, type Expr, type Graph, type GraphNode, type 
 import { executionOrder } from "../order.js";
 import { substitute } from "./substitute.js";
 
-/** The graph with literals, aliases and cheap tasks inlined into their dependents; keys in `keep` stay. */
+/**
+ * The graph with literals, aliases and cheap tasks inlined into their dependents; keys in `keep` stay.
+ *
+ * @example
+ * ```ts
+ * const inlined = inline(graph, ["result"]); // literals and cheap item access folded into their users
+ * ```
+ */
 export function inline(graph: Graph, keep: Iterable<Key>): Graph {
   if (!anyNode(graph, (n) => n.kind !== "task" || (n.fn.kind === "op" && isCheapOp(n.fn.name)))) return graph;
   const protectedKeys = new Set(keep);
