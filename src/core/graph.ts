@@ -219,6 +219,16 @@ export function nodeDeps(node: GraphNode): readonly Key[] {
   return [];
 }
 
+/** The nodes of `updated` in the insertion order of `original` (for passes that rewrite a copy). */
+export function inOriginalOrder(original: Graph, updated: Graph): Graph {
+  const ordered: Graph = new Map();
+  for (const k of original.keys()) {
+    const n = updated.get(k);
+    if (n !== undefined) ordered.set(k, n);
+  }
+  return ordered;
+}
+
 /** True when some node satisfies `test` (a cheap scan before costlier passes). */
 export function anyNode(graph: Graph, test: (node: GraphNode) => boolean): boolean {
   for (const n of graph.values()) if (test(n)) return true;

@@ -33,6 +33,7 @@
  */
 import { InvalidTransitionError, KilledWorkerError, serializeError, type SerializedError } from "../core/errors.js";
 import type { Key, TaskNode } from "../core/graph.js";
+import { EMPTY_SET, grow } from "./lazy-set.js";
 import { PriorityQueue } from "./priority-queue.js";
 import { comparePriority, type ComputeTaskMsg, type FromWorkerMsg, type Priority, type TaskInputs, type ToClientMsg, type ToWorkerMsg } from "./messages.js";
 
@@ -228,22 +229,6 @@ export function keyGroup(key: Key): string {
 
 const UNKNOWN_DURATION = 0.5;
 
-// Most of a task's sets stay empty or tiny, and a Set costs ~300 ns to allocate:
-// every task starts with this shared, unaddable empty set and gets its own on first add.
-class EmptySet extends Set<never> {
-  override add(): never {
-    throw new Error("internal: add to the shared empty set; use grow()");
-  }
-}
-const EMPTY: Set<never> = new EmptySet();
-type SetField = "dependencies" | "dependents" | "waitingOn" | "waiters" | "whoHas" | "whoWants" | "deliverTo";
-function grow<F extends SetField>(ts: SchedulerTask, field: F): SchedulerTask[F] {
-  const s = ts[field];
-  if (s !== EMPTY) return s;
-  const fresh = new Set() as SchedulerTask[F];
-  ts[field] = fresh;
-  return fresh;
-}
 
 /** Deliver-and-forget only when every client that wants it asked for delivery and no task will read it. */
 function shouldDeliver(ts: SchedulerTask): boolean {
@@ -451,14 +436,14 @@ export class SchedulerState {
         run,
         group,
         priority: [user, generation, i],
-        dependencies: EMPTY,
-        dependents: EMPTY,
-        waitingOn: EMPTY,
-        waiters: EMPTY,
-        whoHas: EMPTY,
+        dependencies: EMPTY_SET,
+        dependents: EMPTY_SET,
+        waitingOn: EMPTY_SET,
+        waiters: EMPTY_SET,
+        whoHas: EMPTY_SET,
         processingOn: undefined,
-        whoWants: EMPTY,
-        deliverTo: EMPTY,
+        whoWants: EMPTY_SET,
+        deliverTo: EMPTY_SET,
         nbytes: 0,
         suspicious: 0,
         exception: undefined,

@@ -23,6 +23,7 @@
 import type { SerializedError } from "../core/errors.js";
 import { InvalidTransitionError } from "../core/errors.js";
 import type { Expr, FnRef, Key } from "../core/graph.js";
+import { EMPTY_SET, grow } from "../scheduler/lazy-set.js";
 import { PriorityQueue } from "../scheduler/priority-queue.js";
 import { comparePriority, type ComputeTaskMsg, type FromWorkerMsg, type Priority, type TaskInputs } from "../scheduler/messages.js";
 
@@ -102,22 +103,6 @@ export type WorkerInstruction =
   | { readonly type: "release-data"; readonly keys: readonly Key[] }
   | { readonly type: "send"; readonly msg: FromWorkerMsg };
 
-// As in the scheduler: most tasks' sets stay empty (a task with no inputs, an input nothing
-// else needs), so all start as one shared empty set and get their own on first add.
-class EmptySet extends Set<never> {
-  override add(): never {
-    throw new Error("internal: add to the shared empty set; use grow()");
-  }
-}
-const EMPTY: Set<never> = new EmptySet();
-type SetField = "dependencies" | "dependents" | "waitingFor" | "whoHas";
-function grow<F extends SetField>(ts: WorkerTask, field: F): WorkerTask[F] {
-  const s = ts[field];
-  if (s !== EMPTY) return s;
-  const fresh = new Set() as WorkerTask[F];
-  ts[field] = fresh;
-  return fresh;
-}
 
 /**
  * The worker state machine (see the module comment).
@@ -207,10 +192,10 @@ export class WorkerState {
         priority: [0, 0, 0],
         runId: 0,
         deliver: false,
-        dependencies: EMPTY,
-        dependents: EMPTY,
-        waitingFor: EMPTY,
-        whoHas: EMPTY,
+        dependencies: EMPTY_SET,
+        dependents: EMPTY_SET,
+        waitingFor: EMPTY_SET,
+        whoHas: EMPTY_SET,
         nbytes: 0,
         wanted: false,
         previous: undefined,

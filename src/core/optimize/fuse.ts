@@ -12,7 +12,7 @@
  * ```
  * @module
  */
-import { anyNode, dependents, task, type Graph, type Key, type TaskNode } from "../graph.js";
+import { anyNode, dependents, inOriginalOrder, task, type Graph, type Key, type TaskNode } from "../graph.js";
 import { executionOrder } from "../order.js";
 import { onlyTopLevel, substitute } from "./substitute.js";
 
@@ -59,12 +59,6 @@ export function fuseLinear(graph: Graph, keep: Iterable<Key>, options: FuseOptio
     height.set(b, h);
     changed = true;
   }
-  if (!changed) return graph;
   // Keep the caller's insertion order for the survivors.
-  const ordered: Graph = new Map();
-  for (const k of graph.keys()) {
-    const n = out.get(k);
-    if (n !== undefined) ordered.set(k, n);
-  }
-  return ordered;
+  return changed ? inOriginalOrder(graph, out) : graph;
 }

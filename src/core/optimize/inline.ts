@@ -12,7 +12,7 @@
  * @module
  */
 import { isCheapOp } from "../functions.js";
-import { anyNode, dependents, task, type Expr, type Graph, type GraphNode, type Key } from "../graph.js";
+import { anyNode, dependents, inOriginalOrder, task, type Expr, type Graph, type GraphNode, type Key } from "../graph.js";
 import { executionOrder } from "../order.js";
 import { substitute } from "./substitute.js";
 
@@ -60,11 +60,6 @@ export function inline(graph: Graph, keep: Iterable<Key>): Graph {
     out.delete(key);
     changed = true;
   }
-  if (!changed) return graph;
-  const ordered: Graph = new Map();
-  for (const k of graph.keys()) {
-    const n = out.get(k);
-    if (n !== undefined) ordered.set(k, n);
-  }
-  return ordered;
+  // Keep the caller's insertion order for the survivors.
+  return changed ? inOriginalOrder(graph, out) : graph;
 }
