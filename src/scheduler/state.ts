@@ -257,6 +257,8 @@ export class SchedulerState {
   readonly workers = new Map<string, SchedulerWorker>();
   readonly clients = new Map<string, SchedulerClient>();
   readonly groups = new Map<string, TaskGroup>();
+  /** Mean task duration per group name, kept after the group's tasks are gone. */
+  private readonly durations = new Map<string, number>();
   readonly unrunnable = new Set<SchedulerTask>();
   readonly queued = new PriorityQueue<SchedulerTask>(
     (a, b) => comparePriority(a.priority, b.priority),
@@ -426,7 +428,8 @@ export class SchedulerState {
       const groupName = keyGroup(key);
       let group = this.groups.get(groupName);
       if (group === undefined) {
-        group = { name: groupName, size: 0, duration: undefined };
+        // A group seen before (an earlier compute of the same function) starts from what it measured.
+        group = { name: groupName, size: 0, duration: this.durations.get(groupName) };
         this.groups.set(group.name, group);
       }
       group.size++;
@@ -798,6 +801,9 @@ export class SchedulerState {
   private recordDuration(ts: SchedulerTask, seconds: number): void {
     const g = ts.group;
     g.duration = g.duration === undefined ? seconds : 0.5 * g.duration + 0.5 * seconds;
+    // Remembered past the group's life, with a bound: keys with generated names must not grow it forever.
+    if (!this.durations.has(g.name) && this.durations.size >= 10_000) this.durations.delete(this.durations.keys().next().value!);
+    this.durations.set(g.name, g.duration);
   }
 
   private addReplica(ts: SchedulerTask, ws: SchedulerWorker): void {
