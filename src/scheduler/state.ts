@@ -76,6 +76,8 @@ export interface SchedulerTask {
   deliver: boolean;
   /** It occupies one of its worker's root-task slots. */
   rootSlot: boolean;
+  /** @internal A recommended next state, pending in the current stimulus. */
+  rec: TaskStateName | undefined;
 }
 
 /** Tasks sharing a name prefix: duration statistics and group size. */
@@ -177,35 +179,39 @@ export interface TransitionRecord {
 }
 
 /**
- * Pending recommendations: the latest target per task, visited in the order
- * first recommended. (Popping the head of a Map instead is quadratic: V8 skips
- * deleted entries from the start on every new iterator.)
+ * Pending recommendations: the latest target of each task is kept on the task
+ * itself (`rec`), and tasks are visited in the order first recommended. No
+ * Map: a recommendation is the hottest operation of the machine. (Popping the
+ * head of a Map instead was quadratic: V8 skips deleted entries from the start
+ * on every new iterator.)
  */
 class Recs {
-  private readonly target = new Map<SchedulerTask, TaskStateName>();
   private readonly queue: SchedulerTask[] = [];
   private head = 0;
+  /** The target of the task last returned by {@link next}. */
+  finish: TaskStateName = "released";
   set(ts: SchedulerTask, finish: TaskStateName): void {
-    if (!this.target.has(ts)) this.queue.push(ts);
-    this.target.set(ts, finish);
+    if (ts.rec === undefined) this.queue.push(ts);
+    ts.rec = finish;
   }
   has(ts: SchedulerTask): boolean {
-    return this.target.has(ts);
+    return ts.rec !== undefined;
   }
   /** Forget everything (the buffer is reused across stimuli to spare the allocator). */
   reset(): void {
-    this.target.clear();
+    for (let i = this.head; i < this.queue.length; i++) this.queue[i]!.rec = undefined;
     this.queue.length = 0;
     this.head = 0;
   }
-  /** The next recommendation, or undefined when none are left. */
-  next(): [SchedulerTask, TaskStateName] | undefined {
+  /** The next recommended task (its target in {@link finish}), or undefined when none are left. */
+  next(): SchedulerTask | undefined {
     while (this.head < this.queue.length) {
       const ts = this.queue[this.head++]!;
-      const finish = this.target.get(ts);
+      const finish = ts.rec;
       if (finish === undefined) continue;
-      this.target.delete(ts);
-      return [ts, finish];
+      ts.rec = undefined;
+      this.finish = finish;
+      return ts;
     }
     return undefined;
   }
@@ -454,6 +460,7 @@ export class SchedulerState {
         runId: 0,
         deliver: false,
         rootSlot: false,
+        rec: undefined,
       };
       this.tasks.set(key, ts);
       fresh.push(ts);
@@ -566,9 +573,8 @@ export class SchedulerState {
 
   private transitions(recs: Recs): void {
     let guard = 0;
-    for (let r = recs.next(); r !== undefined; r = recs.next()) {
-      const [ts, finish] = r;
-      this.transition(ts, finish, recs);
+    for (let ts = recs.next(); ts !== undefined; ts = recs.next()) {
+      this.transition(ts, recs.finish, recs);
       if (++guard > 50_000_000) throw new InvalidTransitionError(ts.key, "transition loop did not settle");
     }
   }
