@@ -92,3 +92,21 @@ test("tasks that kill their worker many times over never close a healthy cluster
     await one.close();
   }
 });
+
+test("a task that runs its worker out of memory fails with KilledWorkerError; the cluster carries on", async () => {
+  const small = await LocalCluster.start({ workers: 1, memoryLimitMb: 48 });
+  try {
+    const hog = delayed(function hog(): number {
+      const keep: number[][] = [];
+      for (;;) keep.push(new Array<number>(100_000).fill(1));
+    });
+    await assert.rejects(hog().compute({ scheduler: small }), (err: unknown) => {
+      assert.ok(err instanceof KilledWorkerError, `got ${String(err)}`);
+      assert.match(err.key, /^hog-/);
+      return true;
+    });
+    assert.equal(await delayed((x: number) => x * 3)(14).compute({ scheduler: small }), 42);
+  } finally {
+    await small.close();
+  }
+});
