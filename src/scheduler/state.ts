@@ -80,9 +80,11 @@ export interface SchedulerTask {
   rec: TaskStateName | undefined;
 }
 
-/** Tasks sharing a name prefix: duration statistics and group size. */
+/** Tasks sharing a name prefix and a function: duration statistics and group size. */
 export interface TaskGroup {
   readonly name: string;
+  /** The name, made distinct for different functions that share it (anonymous ones are all "lambda"). */
+  readonly id: string;
   size: number;
   /** Mean seconds per task, blended; undefined until one has finished. */
   duration: number | undefined;
@@ -263,8 +265,10 @@ export class SchedulerState {
   readonly workers = new Map<string, SchedulerWorker>();
   readonly clients = new Map<string, SchedulerClient>();
   readonly groups = new Map<string, TaskGroup>();
-  /** Mean task duration per group name, kept after the group's tasks are gone. */
+  /** Mean task duration per group, kept after the group's tasks are gone. */
   private readonly durations = new Map<string, number>();
+  private readonly groupIds = new WeakMap<object, { name: string; id: string }>();
+  private readonly sourceIds = new Map<string, number>();
   readonly unrunnable = new Set<SchedulerTask>();
   readonly queued = new PriorityQueue<SchedulerTask>(
     (a, b) => comparePriority(a.priority, b.priority),
@@ -432,11 +436,12 @@ export class SchedulerState {
       i++;
       if (existing !== undefined || !needed.has(key)) continue;
       const groupName = keyGroup(key);
-      let group = this.groups.get(groupName);
+      const groupId = this.groupId(groupName, run.fn);
+      let group = this.groups.get(groupId);
       if (group === undefined) {
         // A group seen before (an earlier compute of the same function) starts from what it measured.
-        group = { name: groupName, size: 0, duration: this.durations.get(groupName) };
-        this.groups.set(group.name, group);
+        group = { name: groupName, id: groupId, size: 0, duration: this.durations.get(groupId) };
+        this.groups.set(groupId, group);
       }
       group.size++;
       const ts: SchedulerTask = {
@@ -804,12 +809,33 @@ export class SchedulerState {
     ts.processingOn = undefined;
   }
 
+  /**
+   * A group's identity: its name, plus — for functions shipped as source, which
+   * share names such as "lambda" — which source. Cached per function object,
+   * so a graph of one function pays for it once.
+   */
+  private groupId(name: string, fn: TaskNode["fn"]): string {
+    if (fn.kind !== "source" && fn.kind !== "local") return name;
+    const cached = this.groupIds.get(fn);
+    if (cached !== undefined && cached.name === name) return cached.id;
+    const text = fn.kind === "source" ? fn.source : String(fn.fn);
+    let n = this.sourceIds.get(text);
+    if (n === undefined) {
+      if (this.sourceIds.size >= 10_000) this.sourceIds.clear();
+      n = this.sourceIds.size;
+      this.sourceIds.set(text, n);
+    }
+    const id = `${name}#${n}`;
+    this.groupIds.set(fn, { name, id });
+    return id;
+  }
+
   private recordDuration(ts: SchedulerTask, seconds: number): void {
     const g = ts.group;
     g.duration = g.duration === undefined ? seconds : 0.5 * g.duration + 0.5 * seconds;
     // Remembered past the group's life, with a bound: keys with generated names must not grow it forever.
-    if (!this.durations.has(g.name) && this.durations.size >= 10_000) this.durations.delete(this.durations.keys().next().value!);
-    this.durations.set(g.name, g.duration);
+    if (!this.durations.has(g.id) && this.durations.size >= 10_000) this.durations.delete(this.durations.keys().next().value!);
+    this.durations.set(g.id, g.duration);
   }
 
   private addReplica(ts: SchedulerTask, ws: SchedulerWorker): void {
@@ -924,7 +950,7 @@ export class SchedulerState {
     this.setState(ts, "forgotten");
     this.tasks.delete(ts.key);
     ts.group.size--;
-    if (ts.group.size === 0) this.groups.delete(ts.group.name);
+    if (ts.group.size === 0) this.groups.delete(ts.group.id);
     for (const dts of ts.dependencies) {
       dts.dependents.delete(ts);
       dts.waiters.delete(ts);
