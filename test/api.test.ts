@@ -72,19 +72,7 @@ test("every error class has a stable DASK_ERR_ code", async () => {
     assert.ok((mod["DaskError"] as typeof Error).prototype.isPrototypeOf(proto), `${name} extends DaskError`);
   }
   const errors = await import("../src/core/errors.js");
-  const samples = [
-    new errors.InvalidArgumentError("x", "m"),
-    new errors.ClosureError("f", ["a"]),
-    new errors.FunctionNotShippableError("f", "r"),
-    new errors.ModuleResolutionError("s", "e", "r"),
-    new errors.MissingKeyError("k"),
-    new errors.CycleError(["a", "a"]),
-    new errors.TaskError("k", { name: "Error", message: "m", stack: "" }),
-    new errors.KilledWorkerError("k", "w", 3),
-    new errors.ClosedError("x"),
-    new errors.InvalidTransitionError("k", "d"),
-    new errors.VisualizeError("m"),
-  ];
+  const samples = sampleErrors(errors);
   for (const e of samples) {
     assert.match(e.code, /^DASK_ERR_[A-Z_]+$/);
     assert.ok(!codes.has(e.code), `duplicate code ${e.code}`);
@@ -104,7 +92,19 @@ test("every error code is documented in docs/errors.md", async () => {
 
 test("every error class survives serialization as its own class, code and message", async () => {
   const errors = await import("../src/core/errors.js");
-  const samples = [
+  const samples = sampleErrors(errors);
+  for (const e of samples) {
+    const back = errors.deserializeError(structuredClone(errors.serializeError(e)));
+    assert.equal(back.constructor, e.constructor, e.name);
+    assert.equal((back as { code?: string }).code, e.code);
+    assert.equal(back.message, e.message);
+    assert.ok(errors.isDaskError(back, e.code));
+  }
+});
+
+/** One instance of every error class. */
+function sampleErrors(errors: typeof import("../src/core/errors.js")) {
+  return [
     new errors.InvalidArgumentError("x", "bad x"),
     new errors.ClosureError("f", ["a", "b"]),
     new errors.FunctionNotShippableError("f", "it is bound"),
@@ -117,11 +117,4 @@ test("every error class survives serialization as its own class, code and messag
     new errors.InvalidTransitionError("k", "d"),
     new errors.VisualizeError("cannot draw"),
   ];
-  for (const e of samples) {
-    const back = errors.deserializeError(structuredClone(errors.serializeError(e)));
-    assert.equal(back.constructor, e.constructor, e.name);
-    assert.equal((back as { code?: string }).code, e.code);
-    assert.equal(back.message, e.message);
-    assert.ok(errors.isDaskError(back, e.code));
-  }
-});
+}

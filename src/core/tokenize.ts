@@ -47,25 +47,20 @@ export function randomToken(): string {
   return `${processSalt}${(counter++).toString(16).padStart(16, "0")}`;
 }
 
-// Symbols cannot be WeakMap keys on Node 20; unique symbols are few, so a Map is fine.
-const symbolTokens = new Map<symbol, string>();
-function symbolToken(s: symbol): string {
-  let t = symbolTokens.get(s);
+/** One random token per identity, remembered in `tokens`. */
+function memoToken<K>(tokens: { get(k: K): string | undefined; set(k: K, t: string): unknown }, k: K): string {
+  let t = tokens.get(k);
   if (t === undefined) {
     t = randomToken();
-    symbolTokens.set(s, t);
+    tokens.set(k, t);
   }
   return t;
 }
 
-function identityToken(o: object): string {
-  let t = identityTokens.get(o);
-  if (t === undefined) {
-    t = randomToken();
-    identityTokens.set(o, t);
-  }
-  return t;
-}
+// Symbols cannot be WeakMap keys on Node 20; unique symbols are few, so a Map is fine.
+const symbolTokens = new Map<symbol, string>();
+const symbolToken = (s: symbol): string => memoToken(symbolTokens, s);
+const identityToken = (o: object): string => memoToken(identityTokens, o);
 
 class Writer {
   private readonly hash: Hash = createHash("md5");
