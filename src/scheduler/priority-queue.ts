@@ -26,20 +26,13 @@ class Run<T> {
 export class PriorityQueue<T> {
   private readonly runs: Run<T>[] = [];
   private newest: Run<T> | undefined;
-  private count = 0;
 
   constructor(
     private readonly compare: (a: T, b: T) => number,
     private readonly live: (item: T) => boolean = () => true,
   ) {}
 
-  /** Items held, including dead ones not yet skipped. */
-  get size(): number {
-    return this.count;
-  }
-
   push(item: T): void {
-    this.count++;
     const run = this.newest;
     if (run !== undefined && run.head < run.items.length && this.compare(run.items[run.items.length - 1]!, item) <= 0) {
       run.items.push(item);
@@ -70,14 +63,8 @@ export class PriorityQueue<T> {
     return item;
   }
 
-  /** Every live item, in no particular order. */
-  *[Symbol.iterator](): IterableIterator<T> {
-    for (const run of this.runs) for (let i = run.head; i < run.items.length; i++) if (this.live(run.items[i]!)) yield run.items[i]!;
-  }
-
   // Drop the head of the top run, then restore the heap of runs.
   private advance(run: Run<T>): void {
-    this.count--;
     run.head++;
     if (run.head >= run.items.length) {
       const last = this.runs.pop()!;
