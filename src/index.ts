@@ -45,6 +45,13 @@ export {
   ClosedError,
   InvalidTransitionError,
   VisualizeError,
+  NoFilesFoundError,
+  UnknownCompressionError,
+  CompressionUnavailableError,
+  DecompressionError,
+  FileReadError,
+  FileWriteError,
+  InvalidElementError,
   type DaskErrorCode,
   type DaskErrorCodes,
 } from "./core/errors.js";

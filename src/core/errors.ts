@@ -42,6 +42,13 @@ export interface DaskErrorCodes {
   DASK_ERR_CLOSED: ClosedError;
   DASK_ERR_INVALID_TRANSITION: InvalidTransitionError;
   DASK_ERR_VISUALIZE: VisualizeError;
+  DASK_ERR_NO_FILES_FOUND: NoFilesFoundError;
+  DASK_ERR_UNKNOWN_COMPRESSION: UnknownCompressionError;
+  DASK_ERR_COMPRESSION_UNAVAILABLE: CompressionUnavailableError;
+  DASK_ERR_DECOMPRESS: DecompressionError;
+  DASK_ERR_FILE_READ: FileReadError;
+  DASK_ERR_FILE_WRITE: FileWriteError;
+  DASK_ERR_INVALID_ELEMENT: InvalidElementError;
 }
 
 /**
@@ -347,6 +354,201 @@ export class VisualizeError extends DaskError {
   }
 }
 
+/**
+ * A path or glob pattern given to read files matched no file.
+ *
+ * @example
+ * ```ts
+ * await expandPaths("data/*.json"); // NoFilesFoundError when data/ has no .json file
+ * ```
+ */
+export class NoFilesFoundError extends DaskError {
+  override readonly name = "NoFilesFoundError";
+  /** The path or pattern, as it was given. */
+  readonly pattern: string;
+  constructor(pattern: string) {
+    super(
+      "DASK_ERR_NO_FILES_FOUND",
+      `No file matches ${JSON.stringify(pattern)}${/^(?:[/\\]|[A-Za-z]:|file:)/.test(pattern) ? "" : ` (relative to ${process.cwd()})`}. ` +
+        `Check the path and the pattern; \`*\` does not match a leading dot or cross "/", \`**\` does.`,
+    );
+    this.pattern = pattern;
+  }
+}
+
+/**
+ * A `compression` option names a compression dask-ts does not know.
+ *
+ * @example
+ * ```ts
+ * resolveCompression("a.txt", "lz4"); // UnknownCompressionError: use gzip, bz2, xz or zstd
+ * ```
+ */
+export class UnknownCompressionError extends DaskError {
+  override readonly name = "UnknownCompressionError";
+  /** The name that was given. */
+  readonly compression: string;
+  /** The names that are understood. */
+  readonly supported: readonly string[];
+  constructor(compression: string, supported: readonly string[]) {
+    super(
+      "DASK_ERR_UNKNOWN_COMPRESSION",
+      `Unknown compression ${JSON.stringify(compression)}. Use one of ${supported.map((c) => `"${c}"`).join(", ")}, ` +
+        `"infer" (by file extension) or null (no compression).`,
+    );
+    this.compression = compression;
+    this.supported = supported;
+  }
+}
+
+/**
+ * A known compression cannot be used here: writing it needs a newer Node, or
+ * the package that reads it could not be loaded.
+ *
+ * @example
+ * ```ts
+ * await compress(data, "xz"); // CompressionUnavailableError: writable here: gzip
+ * ```
+ */
+export class CompressionUnavailableError extends DaskError {
+  override readonly name = "CompressionUnavailableError";
+  /** The compression that was asked for. */
+  readonly compression: string;
+  /** `"read"` or `"write"`. */
+  readonly operation: string;
+  /** The compressions that can be used for that operation on this Node. */
+  readonly available: readonly string[];
+  constructor(compression: string, operation: "read" | "write", available: readonly string[], reason: string, cause?: unknown) {
+    super(
+      "DASK_ERR_COMPRESSION_UNAVAILABLE",
+      `Cannot ${operation} ${compression} files here: ${reason}. ` +
+        `Compressions that can be ${operation === "read" ? "read" : "written"} on Node ${process.versions.node}: ${available.join(", ") || "none"}.`,
+      cause === undefined ? undefined : { cause },
+    );
+    this.compression = compression;
+    this.operation = operation;
+    this.available = available;
+  }
+}
+
+/**
+ * Compressed data could not be decompressed: the file is damaged, truncated,
+ * or not in the format its name or the `compression` option says.
+ *
+ * @example
+ * ```ts
+ * await readTextBlock({ path: "notgzip.gz", start: 0, end: null, compression: "gzip" }); // DecompressionError
+ * ```
+ */
+export class DecompressionError extends DaskError {
+  override readonly name = "DecompressionError";
+  /** The compression the data was decoded as. */
+  readonly compression: string;
+  /** The file the data came from, when known. */
+  readonly path: string | undefined;
+  constructor(compression: string, path: string | undefined, detail: string, cause?: unknown) {
+    super(
+      "DASK_ERR_DECOMPRESS",
+      `Cannot decompress ${path === undefined ? "the data" : path} as ${compression}: ${detail}. ` +
+        `The file is damaged or is not ${compression} data; check its name or pass the right \`compression\` (null for none).`,
+      cause === undefined ? undefined : { cause },
+    );
+    this.compression = compression;
+    this.path = path;
+  }
+}
+
+/** What to say about a file-system error code, and what to do about it. */
+function fileProblem(op: "read" | "write", code: string, detail: string): string {
+  switch (code) {
+    case "ENOENT":
+      return op === "read" ? "it does not exist. Check the path" : "a directory on its path does not exist and could not be made. Check the path";
+    case "EACCES":
+    case "EPERM":
+      return "permission denied. Check the permissions of the file and its directories";
+    case "EISDIR":
+      return op === "read"
+        ? 'it is a directory. To read the files in it, give a pattern such as "dir/*" or "dir/**/*"'
+        : "it is a directory. Give a file name, or a pattern with one `*`";
+    case "ENOTDIR":
+      return "a part of the path that should be a directory is a file. Check the path";
+    default:
+      return `${detail}${detail === "" ? "" : ". "}Check the path and the file system`;
+  }
+}
+
+/**
+ * A file could not be read: it is missing, unreadable, or a directory.
+ *
+ * @example
+ * ```ts
+ * await readTextBlock({ path: "gone.txt", start: 0, end: null, compression: null }); // FileReadError, reason "ENOENT"
+ * ```
+ */
+export class FileReadError extends DaskError {
+  override readonly name = "FileReadError";
+  /** The file. */
+  readonly path: string;
+  /** The system error code (`"ENOENT"`, `"EACCES"`, `"EISDIR"`, …) or a short description. */
+  readonly reason: string;
+  constructor(path: string, reason: string, detail = "", cause?: unknown) {
+    super("DASK_ERR_FILE_READ", `Cannot read ${path}: ${fileProblem("read", reason, detail)}.`, cause === undefined ? undefined : { cause });
+    this.path = path;
+    this.reason = reason;
+  }
+}
+
+/**
+ * A file could not be written: permission denied, a directory in the way, or
+ * another file-system error. Nothing is left under the file's name.
+ *
+ * @example
+ * ```ts
+ * await writeTextFile("/proc/x.txt", ["a"]); // FileWriteError
+ * ```
+ */
+export class FileWriteError extends DaskError {
+  override readonly name = "FileWriteError";
+  /** The file. */
+  readonly path: string;
+  /** The system error code (`"EACCES"`, `"EISDIR"`, …) or a short description. */
+  readonly reason: string;
+  constructor(path: string, reason: string, detail = "", cause?: unknown) {
+    super("DASK_ERR_FILE_WRITE", `Cannot write ${path}: ${fileProblem("write", reason, detail)}.`, cause === undefined ? undefined : { cause });
+    this.path = path;
+    this.reason = reason;
+  }
+}
+
+/**
+ * An element that cannot be written as a line of text (text files take
+ * strings only).
+ *
+ * @example
+ * ```ts
+ * await writeTextFile("out.txt", [{ a: 1 }] as unknown as string[]); // InvalidElementError: map to strings first
+ * ```
+ */
+export class InvalidElementError extends DaskError {
+  override readonly name = "InvalidElementError";
+  /** The file being written. */
+  readonly path: string;
+  /** The element's position in its partition. */
+  readonly index: number;
+  /** The element's type: `typeof`, or `"null"`, `"array"`, or a class name. */
+  readonly elementType: string;
+  constructor(path: string, index: number, elementType: string) {
+    super(
+      "DASK_ERR_INVALID_ELEMENT",
+      `Element ${index} of the partition written to ${path} is ${/^[aeiou]/.test(elementType) ? "an" : "a"} ${elementType}, not a string. ` +
+        `Text files hold strings only: map the elements to strings first, for example with JSON.stringify.`,
+    );
+    this.path = path;
+    this.index = index;
+    this.elementType = elementType;
+  }
+}
+
 /** An error as a plain record that survives structured clone and msgpack. */
 export interface SerializedError {
   readonly name: string;
@@ -427,6 +629,27 @@ export function deserializeError(rec: SerializedError): Error {
       break;
     case "DASK_ERR_VISUALIZE":
       err = new VisualizeError(rec.message);
+      break;
+    case "DASK_ERR_NO_FILES_FOUND":
+      err = new NoFilesFoundError(s("pattern"));
+      break;
+    case "DASK_ERR_UNKNOWN_COMPRESSION":
+      err = new UnknownCompressionError(s("compression"), (f["supported"] as string[] | undefined) ?? []);
+      break;
+    case "DASK_ERR_COMPRESSION_UNAVAILABLE":
+      err = new CompressionUnavailableError(s("compression"), f["operation"] === "write" ? "write" : "read", (f["available"] as string[] | undefined) ?? [], "");
+      break;
+    case "DASK_ERR_DECOMPRESS":
+      err = new DecompressionError(s("compression"), f["path"] as string | undefined, "");
+      break;
+    case "DASK_ERR_FILE_READ":
+      err = new FileReadError(s("path"), s("reason"));
+      break;
+    case "DASK_ERR_FILE_WRITE":
+      err = new FileWriteError(s("path"), s("reason"));
+      break;
+    case "DASK_ERR_INVALID_ELEMENT":
+      err = new InvalidElementError(s("path"), Number(f["index"] ?? 0), s("elementType"));
       break;
     default: {
       err = new Error(rec.message);
