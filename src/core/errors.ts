@@ -478,6 +478,28 @@ function fileProblem(op: "read" | "write", code: string, detail: string): string
 }
 
 /**
+ * What {@link FileReadError} and {@link FileWriteError} share: the file and
+ * the system error code.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof FileAccessError) console.error(err.path, err.reason);
+ * ```
+ */
+export abstract class FileAccessError extends DaskError {
+  /** The file. */
+  readonly path: string;
+  /** The system error code (`"ENOENT"`, `"EACCES"`, `"EISDIR"`, …) or a short description. */
+  readonly reason: string;
+  protected constructor(code: "DASK_ERR_FILE_READ" | "DASK_ERR_FILE_WRITE", path: string, reason: string, detail: string, cause: unknown) {
+    const op = code === "DASK_ERR_FILE_READ" ? "read" : "write";
+    super(code, `Cannot ${op} ${path}: ${fileProblem(op, reason, detail)}.`, cause === undefined ? undefined : { cause });
+    this.path = path;
+    this.reason = reason;
+  }
+}
+
+/**
  * A file could not be read: it is missing, unreadable, or a directory.
  *
  * @example
@@ -485,16 +507,10 @@ function fileProblem(op: "read" | "write", code: string, detail: string): string
  * await readTextBlock({ path: "gone.txt", start: 0, end: null, compression: null }); // FileReadError, reason "ENOENT"
  * ```
  */
-export class FileReadError extends DaskError {
+export class FileReadError extends FileAccessError {
   override readonly name = "FileReadError";
-  /** The file. */
-  readonly path: string;
-  /** The system error code (`"ENOENT"`, `"EACCES"`, `"EISDIR"`, …) or a short description. */
-  readonly reason: string;
   constructor(path: string, reason: string, detail = "", cause?: unknown) {
-    super("DASK_ERR_FILE_READ", `Cannot read ${path}: ${fileProblem("read", reason, detail)}.`, cause === undefined ? undefined : { cause });
-    this.path = path;
-    this.reason = reason;
+    super("DASK_ERR_FILE_READ", path, reason, detail, cause);
   }
 }
 
@@ -507,16 +523,10 @@ export class FileReadError extends DaskError {
  * await writeTextFile("/proc/x.txt", ["a"]); // FileWriteError
  * ```
  */
-export class FileWriteError extends DaskError {
+export class FileWriteError extends FileAccessError {
   override readonly name = "FileWriteError";
-  /** The file. */
-  readonly path: string;
-  /** The system error code (`"EACCES"`, `"EISDIR"`, …) or a short description. */
-  readonly reason: string;
   constructor(path: string, reason: string, detail = "", cause?: unknown) {
-    super("DASK_ERR_FILE_WRITE", `Cannot write ${path}: ${fileProblem("write", reason, detail)}.`, cause === undefined ? undefined : { cause });
-    this.path = path;
-    this.reason = reason;
+    super("DASK_ERR_FILE_WRITE", path, reason, detail, cause);
   }
 }
 
