@@ -8,8 +8,9 @@
  *   option is `"infer"` (the default, also when it is left out or
  *   `undefined`: by extension, case-insensitive), `null` (none), or one of
  *   the names; anything else is an `UnknownCompressionError`.
- * - Reading: gzip with `node:zlib`; zstd with `node:zlib` where Node has it
- *   (22.15 and later), else the pure-JavaScript `fzstd`; bz2 with the
+ * - Reading: gzip with `node:zlib`; zstd with the pure-JavaScript `fzstd`,
+ *   on every Node, because Node's own zstd decoder (22.15 and later) silently
+ *   stops after the first frame (nodejs/node#64741); bz2 with the
  *   pure-JavaScript `seek-bzip`; xz with `xz-decompress` (WebAssembly). None
  *   of them builds native code. Concatenated members, streams or frames (what
  *   `gzip -c a >> f` makes) decode as one, like the command-line tools.
@@ -108,10 +109,12 @@ function checkCompression(c: unknown): Compression {
   throw new UnknownCompressionError(typeof c === "string" ? c : String(c), compressions);
 }
 
-/** Node's zstd functions, present from Node 22.15 (not in the Node 20 type definitions). */
+/**
+ * Node's zstd encoder, present from Node 22.15 (not in the Node 20 type
+ * definitions). Its decoder is not used: it drops every frame after the first.
+ */
 interface ZlibZstd {
   zstdCompress?: (buf: Uint8Array, callback: (err: Error | null, result: Buffer) => void) => void;
-  zstdDecompress?: (buf: Uint8Array, callback: (err: Error | null, result: Buffer) => void) => void;
 }
 const zlibZstd = zlib as unknown as ZlibZstd;
 
@@ -149,11 +152,10 @@ export function loadDecoderPackage<T>(name: string, compression: Compression): T
   try {
     return createRequire(import.meta.url)(name) as T;
   } catch (err) {
-    const builtIn = typeof zlibZstd.zstdDecompress === "function" ? ["gzip", "zstd"] : ["gzip"];
     throw new CompressionUnavailableError(
       compression,
       "read",
-      builtIn,
+      ["gzip"],
       `its decoder package "${name}" could not be loaded (${describe(err).split("\n", 1)[0]}); reinstall dask-ts's dependencies`,
       err,
     );
@@ -206,7 +208,6 @@ export async function decompress(data: Uint8Array, c: Compression, path?: string
       case "gzip":
         return await viaZlib(zlib.gunzip, data);
       case "zstd":
-        if (typeof zlibZstd.zstdDecompress === "function") return await viaZlib(zlibZstd.zstdDecompress, data);
         return loadDecoderPackage<typeof import("fzstd")>(decoderPackages.zstd, "zstd").decompress(data);
       case "bz2":
         return loadDecoderPackage<SeekBzip>(decoderPackages.bz2, "bz2").decode(data, undefined, true);
