@@ -17,6 +17,7 @@
  * @module
  */
 import { stat } from "node:fs/promises";
+import { resolve } from "node:path";
 import { FileReadError, InvalidArgumentError } from "../../core/errors.js";
 import { resolveCompression, type Compression, type CompressionOption } from "./compression.js";
 import { readError } from "./fs-errors.js";
@@ -110,7 +111,7 @@ export function parseBytes(size: number | string): number {
 }
 
 /**
- * The blocks to read the files in: one per file, or, with `blocksize`,
+ * The blocks to read the files in (paths made absolute): one per file, or, with `blocksize`,
  * uncompressed files cut into near-equal byte ranges of at least `blocksize`
  * bytes (fewer when the file is smaller). Compressed files are one block each.
  *
@@ -127,7 +128,8 @@ export function parseBytes(size: number | string): number {
 export async function planTextBlocks(paths: readonly string[], options: PlanTextBlocksOptions = {}): Promise<TextBlock[]> {
   const blocksize = options.blocksize === undefined || options.blocksize === null ? null : parseBytes(options.blocksize);
   const perFile = await Promise.all(
-    paths.map(async (path): Promise<TextBlock[]> => {
+    paths.map(async (given): Promise<TextBlock[]> => {
+      const path = resolve(given);
       const compression = resolveCompression(path, options.compression);
       if (blocksize === null || compression !== null) return [{ path, start: 0, end: null, compression }];
       const info = await stat(path).catch((err: unknown) => {

@@ -190,8 +190,8 @@ async function decodeXz(data: Uint8Array): Promise<Uint8Array> {
 
 /**
  * Decompress a whole buffer. Concatenated gzip members, bz2 and xz streams and
- * zstd frames decode as one, as the command-line tools do. `path`, if given,
- * is only named in errors.
+ * zstd frames decode as one, as the command-line tools do; empty input
+ * (a zero-byte file) is empty output. `path`, if given, is only named in errors.
  *
  * @throws DecompressionError when the data is damaged or not in that format;
  *   UnknownCompressionError for an unknown name; CompressionUnavailableError
@@ -203,6 +203,8 @@ async function decodeXz(data: Uint8Array): Promise<Uint8Array> {
  */
 export async function decompress(data: Uint8Array, c: Compression, path?: string): Promise<Uint8Array> {
   const compression = checkCompression(c);
+  // An empty file holds no data, as Python's readers see it (no decoder accepts zero bytes as a stream).
+  if (data.length === 0) return new Uint8Array(0);
   try {
     switch (compression) {
       case "gzip":

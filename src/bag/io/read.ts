@@ -175,7 +175,8 @@ export async function readTextBlock(block: TextBlock, encoding = "utf8"): Promis
 /**
  * The 1-based number of the line that holds byte `byteOffset` of a file: the
  * count of `"\n"` before it, plus one. Reads the file up to that offset, so
- * it is meant for error messages about a block that does not start at 0.
+ * it is meant for error messages about a block that does not start at 0
+ * (so an uncompressed file: compressed files are single blocks).
  *
  * @throws FileReadError when the file cannot be read; InvalidArgumentError
  *   for a negative or fractional offset.

@@ -139,5 +139,7 @@ test("bad options and unreadable files fail with typed errors naming the path", 
     await mkdir(sub);
     await assert.rejects(planTextBlocks([sub], { blocksize: 10 }), (err: unknown) => err instanceof FileReadError && err.reason === "EISDIR");
     assert.deepEqual(await planTextBlocks([]), []);
+    const relative = path.relative(process.cwd(), a!);
+    assert.deepEqual(await planTextBlocks([relative], { blocksize: 1 }), [{ path: a, start: 0, end: 1, compression: null }, { path: a, start: 1, end: null, compression: null }]);
   });
 });

@@ -114,6 +114,10 @@ test("damaged or mislabelled data is a DecompressionError naming the compression
   await assert.rejects(decompress(Buffer.from("x"), "gzip"), (err: unknown) => err instanceof DecompressionError && err.path === undefined);
 });
 
+test("a zero-byte input decodes to nothing in every compression, as Python's readers see an empty file", async () => {
+  for (const c of compressions) assert.equal((await decompress(new Uint8Array(0), c)).length, 0, c);
+});
+
 test("decompress and compress refuse unknown names", async () => {
   await assert.rejects(decompress(Buffer.alloc(1), "lz4" as Compression), UnknownCompressionError);
   await assert.rejects(compress(Buffer.alloc(1), "lz4" as Compression), UnknownCompressionError);

@@ -122,6 +122,9 @@ test("compressed files are decoded whole: gzip made here, bz2/xz/zstd made by th
     for (const block of await planTextBlocks(paths, { blocksize: 3 })) {
       assert.equal(await readTextBlock(block), TEXT_A + TEXT_B, block.path);
     }
+    const empty = path.join(dir, "empty.txt.xz");
+    await writeFile(empty, "");
+    assert.equal(await readTextBlock((await planTextBlocks([empty]))[0]!), "");
     // The line rule applies to the decoded bytes if a compressed block is ever given a range.
     assert.equal(await readTextBlock({ path: gz, start: 1, end: 8, compression: "gzip" }), "beta ünïcødé €\n");
   });
