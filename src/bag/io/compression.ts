@@ -136,11 +136,11 @@ function viaZlib(fn: (buf: Uint8Array, callback: (err: Error | null, result: Buf
   return new Promise((resolve, reject) => fn(data, (err, out) => (err === null ? resolve(out) : reject(err))));
 }
 
-/** The packages that decode what Node's zlib cannot, by compression. */
+/** The packages dask-ts decodes with, by compression (gzip needs none). */
 const decoderPackages = { bz2: "seek-bzip", xz: "xz-decompress", zstd: "fzstd" } as const;
 
 /**
- * Load a CommonJS-or-ESM package on first use, turning a failure into a
+ * Load a decoder package (through `require`) on first use, turning a failure into a
  * `CompressionUnavailableError` for reading `compression`.
  *
  * @example
