@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { stat } from "node:fs/promises";
+import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { FileReadError, InvalidArgumentError } from "../../core/errors.js";
 import { resolveCompression, type Compression, type CompressionOption } from "./compression.js";
@@ -120,26 +120,26 @@ export function parseBytes(size: number | string): number {
  *   looked at or is a directory.
  * @example
  * ```ts
- * const paths = await expandPaths("logs/*.txt");
- * const blocks = await planTextBlocks(paths, { blocksize: "64MiB" });
+ * const paths = expandPaths("logs/*.txt");
+ * const blocks = planTextBlocks(paths, { blocksize: "64MiB" });
  * // [{ path: ".../logs/a.txt", start: 0, end: 67108864, compression: null }, …]
  * ```
  */
-export async function planTextBlocks(paths: readonly string[], options: PlanTextBlocksOptions = {}): Promise<TextBlock[]> {
+export function planTextBlocks(paths: readonly string[], options: PlanTextBlocksOptions = {}): TextBlock[] {
   const blocksize = options.blocksize === undefined || options.blocksize === null ? null : parseBytes(options.blocksize);
-  const perFile = await Promise.all(
-    paths.map(async (given): Promise<TextBlock[]> => {
-      const path = resolve(given);
-      const compression = resolveCompression(path, options.compression);
-      if (blocksize === null || compression !== null) return [{ path, start: 0, end: null, compression }];
-      const info = await stat(path).catch((err: unknown) => {
-        throw readError(path, err);
-      });
-      if (info.isDirectory()) throw new FileReadError(path, "EISDIR");
-      return cutFile(path, info.size, blocksize);
-    }),
-  );
-  return perFile.flat();
+  return paths.flatMap((given): TextBlock[] => {
+    const path = resolve(given);
+    const compression = resolveCompression(path, options.compression);
+    if (blocksize === null || compression !== null) return [{ path, start: 0, end: null, compression }];
+    let info: ReturnType<typeof statSync>;
+    try {
+      info = statSync(path);
+    } catch (err) {
+      throw readError(path, err);
+    }
+    if (info.isDirectory()) throw new FileReadError(path, "EISDIR");
+    return cutFile(path, info.size, blocksize);
+  });
 }
 
 /** Dask's cut: `max(1, floor(size / blocksize))` near-equal ranges, the last open-ended. */

@@ -24,10 +24,10 @@
  *
  * @module
  */
-import { stat } from "node:fs/promises";
+import { statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { glob, isDynamicPattern } from "tinyglobby";
+import { globSync, isDynamicPattern } from "tinyglobby";
 import { FileReadError, InvalidArgumentError, NoFilesFoundError } from "../../core/errors.js";
 import { readError } from "./fs-errors.js";
 
@@ -39,11 +39,11 @@ import { readError } from "./fs-errors.js";
  *   FileReadError for a plain path that is a directory or cannot be looked at.
  * @example
  * ```ts
- * await expandPaths("logs/*.json.gz"); // ["/srv/app/logs/a.json.gz", "/srv/app/logs/b.json.gz"]
- * await expandPaths(["b.txt", "a.txt", "b.txt"]); // ["/srv/app/b.txt", "/srv/app/a.txt"]
+ * expandPaths("logs/*.json.gz"); // ["/srv/app/logs/a.json.gz", "/srv/app/logs/b.json.gz"]
+ * expandPaths(["b.txt", "a.txt", "b.txt"]); // ["/srv/app/b.txt", "/srv/app/a.txt"]
  * ```
  */
-export async function expandPaths(patterns: string | readonly string[]): Promise<string[]> {
+export function expandPaths(patterns: string | readonly string[]): string[] {
   const list = typeof patterns === "string" ? [patterns] : patterns;
   if (!Array.isArray(list) || list.length === 0) {
     throw new InvalidArgumentError("urlpath", "Give at least one path or glob pattern of files to read.");
@@ -51,7 +51,7 @@ export async function expandPaths(patterns: string | readonly string[]): Promise
   const seen = new Set<string>();
   const out: string[] = [];
   for (const pattern of list) {
-    for (const p of await expandOne(pattern)) {
+    for (const p of expandOne(pattern)) {
       if (!seen.has(p)) {
         seen.add(p);
         out.push(p);
@@ -62,20 +62,23 @@ export async function expandPaths(patterns: string | readonly string[]): Promise
 }
 
 /** The sorted absolute paths one pattern names. */
-async function expandOne(pattern: unknown): Promise<string[]> {
+function expandOne(pattern: unknown): string[] {
   if (typeof pattern !== "string" || pattern === "") {
     throw new InvalidArgumentError("urlpath", `A path to read must be a non-empty string, not ${JSON.stringify(pattern) ?? String(pattern)}.`);
   }
   const local = toLocalPath(pattern);
   if (isDynamicPattern(local)) {
-    const found = await glob(local, { cwd: process.cwd(), absolute: true, onlyFiles: true, expandDirectories: false });
+    const found = globSync(local, { cwd: process.cwd(), absolute: true, onlyFiles: true, expandDirectories: false });
     if (found.length > 0) return found.sort(byString);
   }
   const path = resolve(local);
-  const info = await stat(path).catch((err: unknown) => {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT" || (err as NodeJS.ErrnoException).code === "ENOTDIR") return undefined;
-    throw readError(path, err);
-  });
+  let info: ReturnType<typeof statSync> | undefined;
+  try {
+    info = statSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT" || (err as NodeJS.ErrnoException).code === "ENOTDIR") info = undefined;
+    else throw readError(path, err);
+  }
   if (info === undefined) throw new NoFilesFoundError(pattern);
   if (info.isDirectory()) throw new FileReadError(path, "EISDIR");
   return [path];
