@@ -23,8 +23,9 @@ export {
   type Resolved,
   type SchedulerName,
   type VisualizeGraphOptions,
+  type Collection,
 } from "./collections/compute.js";
-export { registerModule, defineOp } from "./core/functions.js";
+export { registerModule, defineOp, type OpOptions } from "./core/functions.js";
 export { tokenize, tokenizeSymbol } from "./core/tokenize.js";
 export { order } from "./core/order.js";
 export { optimize, cull, fuseLinear, inline, type OptimizeOptions } from "./core/optimize/index.js";
@@ -52,6 +53,7 @@ export {
   FileReadError,
   FileWriteError,
   InvalidElementError,
+  ElementError,
   type DaskErrorCode,
   type DaskErrorCodes,
 } from "./core/errors.js";

@@ -12,6 +12,7 @@ const expected: Record<string, string[]> = {
     "DaskError",
     "DecompressionError",
     "Delayed",
+    "ElementError",
     "FileReadError",
     "FileWriteError",
     "FunctionNotShippableError",
@@ -51,7 +52,7 @@ const expected: Record<string, string[]> = {
   "dask-ts/diagnostics": ["stimulusChannel", "toDot", "visualizeGraph"],
   "dask-ts/array": [],
   "dask-ts/dataframe": [],
-  "dask-ts/bag": [],
+  "dask-ts/bag": ["Bag", "concat", "fromDelayed", "fromSequence", "map", "mapPartitions", "range", "readText"],
 };
 
 const entry: Record<string, string> = {
@@ -130,5 +131,6 @@ function sampleErrors(errors: typeof import("../src/core/errors.js")) {
     new errors.FileReadError("/d/a.txt", "ENOENT"),
     new errors.FileWriteError("/d/out/0.txt", "EACCES"),
     new errors.InvalidElementError("/d/out/0.txt", 2, "object"),
+    new errors.ElementError("/d/logs.jsonl", 17, "SyntaxError: Unexpected token"),
   ];
 }

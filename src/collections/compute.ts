@@ -31,6 +31,43 @@ export const kDeps: unique symbol = Symbol("dask-ts.deps");
 export const kHeld: unique symbol = Symbol("dask-ts.held");
 /** @internal A copy of a Delayed (same key and shape) backed by a held key or a literal node. */
 export const kRebind: unique symbol = Symbol("dask-ts.rebind");
+/** @internal How a collection made of several lazy values takes part in compute/persist/visualize. */
+export const kCollection: unique symbol = Symbol("dask-ts.collection");
+/** @internal Type-level only: what a collection computes to. */
+export declare const kResultType: unique symbol;
+
+/**
+ * @internal The collection protocol: a lazy collection (a bag, later arrays
+ * and dataframes) is a list of Delayed values (its partitions) plus what to
+ * do with their results. `compute` merges the graphs of everything it is
+ * given, runs them together, and calls `finalize` with the partitions'
+ * values in order; `persist` calls `rebuild` with the persisted partitions.
+ */
+export interface CollectionParts {
+  readonly roots: readonly Delayed[];
+  finalize(values: readonly unknown[]): unknown;
+  rebuild(persisted: readonly Delayed[]): unknown;
+}
+
+/**
+ * A lazy collection made of partitions (a bag; later arrays and dataframes):
+ * `compute`, `persist` and `visualize` accept it next to Delayed values.
+ *
+ * @example
+ * ```ts
+ * const [items, total] = await compute(bag, bag.sum()); // one run, shared partitions
+ * ```
+ */
+export interface Collection<R = unknown> {
+  /** @internal */
+  [kCollection](): CollectionParts;
+  /** @internal Type-level only: what the collection computes to. */
+  readonly [kResultType]?: R;
+}
+
+function isCollection(v: unknown): v is Collection {
+  return typeof v === "object" && v !== null && kCollection in v;
+}
 
 /**
  * Names accepted by the `scheduler` option.
@@ -143,6 +180,7 @@ function collect(roots: readonly Delayed[]): Collected {
 /** Every Delayed inside a value (arrays and plain objects are searched). */
 function findDelayed(value: unknown, out: Delayed[], depth = 0): void {
   if (isDelayed(value)) out.push(value);
+  else if (isCollection(value)) for (const r of value[kCollection]().roots) out.push(r);
   else if (depth < 64 && Array.isArray(value)) for (const v of value) findDelayed(v, out, depth + 1);
   else if (depth < 64 && typeof value === "object" && value !== null && Object.getPrototypeOf(value) === Object.prototype) {
     for (const v of Object.values(value)) findDelayed(v, out, depth + 1);
@@ -152,6 +190,10 @@ function findDelayed(value: unknown, out: Delayed[], depth = 0): void {
 /** Put results back where the Delayed values were. */
 function rebuild(value: unknown, results: Map<Key, unknown>, depth = 0): unknown {
   if (isDelayed(value)) return results.get(value.key);
+  if (isCollection(value)) {
+    const parts = value[kCollection]();
+    return parts.finalize(parts.roots.map((r) => results.get(r.key)));
+  }
   if (depth < 64 && Array.isArray(value)) return value.map((v) => rebuild(v, results, depth + 1));
   if (depth < 64 && typeof value === "object" && value !== null && Object.getPrototypeOf(value) === Object.prototype) {
     const out: Record<string, unknown> = {};
@@ -210,6 +252,8 @@ function splitOptions(args: readonly unknown[]): [unknown[], ComputeOptions] {
 export type Resolved<T> =
   T extends Delayed<infer V>
     ? V
+    : T extends Collection<infer R>
+      ? R
     : T extends readonly unknown[]
       ? { -readonly [K in keyof T]: Resolved<T[K]> }
       : T extends (...args: never[]) => unknown
@@ -269,7 +313,7 @@ async function computeValues(values: readonly unknown[], options: ComputeOptions
 }
 
 /** @internal */
-export async function computeOne(d: Delayed, options: ComputeOptions): Promise<unknown> {
+export async function computeOne(d: Delayed | Collection, options: ComputeOptions): Promise<unknown> {
   const [v] = await computeValues([d], options);
   return v;
 }
@@ -278,25 +322,33 @@ export async function computeOne(d: Delayed, options: ComputeOptions): Promise<u
 const releaser = new FinalizationRegistry<HeldKey>((h) => h.scheduler.release([h.key], h.claim));
 
 /**
- * Compute several lazy values and keep their results where they were
- * computed. Returns new Delayed values referring to the kept results.
+ * Compute several lazy values (Delayed values or collections such as bags)
+ * and keep their results where they were computed. Returns new lazy values
+ * of the same kinds referring to the kept results.
  *
  * @example
  * ```ts
  * const [x2, y2] = await persist(x, y);
  * ```
  */
-export async function persist<T extends readonly Delayed[]>(...args: T): Promise<T>;
-export async function persist<T extends readonly Delayed[]>(...args: [...T, ComputeOptions]): Promise<T>;
-export async function persist(...args: readonly unknown[]): Promise<readonly Delayed[]> {
+export async function persist<T extends readonly (Delayed | Collection)[]>(...args: T): Promise<T>;
+export async function persist<T extends readonly (Delayed | Collection)[]>(...args: [...T, ComputeOptions]): Promise<T>;
+export async function persist(...args: readonly unknown[]): Promise<readonly unknown[]> {
   const [values, options] = splitOptions(args);
   return persistValues(values, options);
 }
 
-async function persistValues(values: readonly unknown[], options: ComputeOptions): Promise<readonly Delayed[]> {
+async function persistValues(values: readonly unknown[], options: ComputeOptions): Promise<readonly unknown[]> {
   checkOptions(options);
-  const roots = values as Delayed[];
-  if (!roots.every(isDelayed)) throw new InvalidArgumentError("args", "persist takes Delayed values (and optionally options last).");
+  if (!values.every((v) => isDelayed(v) || isCollection(v))) {
+    throw new InvalidArgumentError("args", "persist takes Delayed values or collections such as bags (and optionally options last).");
+  }
+  const parts = values.map((v) => (isDelayed(v) ? undefined : (v as Collection)[kCollection]()));
+  const roots: Delayed[] = [];
+  values.forEach((v, i) => {
+    if (isDelayed(v)) roots.push(v);
+    else for (const r of parts[i]!.roots) roots.push(r);
+  });
   const scheduler = await resolveScheduler(options.scheduler);
   const graph = await prepare(roots, scheduler, options);
   const keys = [...new Set(roots.map((r) => r.key))];
@@ -314,13 +366,13 @@ async function persistValues(values: readonly unknown[], options: ComputeOptions
       byKey.set(k, d);
     }
   });
-  return roots.map((r) => byKey.get(r.key)!);
+  return values.map((v, i) => (isDelayed(v) ? byKey.get(v.key)! : parts[i]!.rebuild(parts[i]!.roots.map((r) => byKey.get(r.key)!))));
 }
 
 /** @internal */
-export async function persistOne(d: Delayed, options: ComputeOptions): Promise<Delayed> {
+export async function persistOne<T extends Delayed | Collection>(d: T, options: ComputeOptions): Promise<T> {
   const [p] = await persistValues([d], options);
-  return p!;
+  return p as T;
 }
 
 /**
@@ -343,11 +395,15 @@ export type VisualizeGraphOptions = VisualizeOptions & { readonly optimize?: boo
  * await visualize(a, b, { filename: "ab.png" });
  * ```
  */
-export async function visualize(...args: readonly (Delayed | VisualizeGraphOptions)[]): Promise<VisualizeResult> {
+export async function visualize(...args: readonly (Delayed | Collection | VisualizeGraphOptions)[]): Promise<VisualizeResult> {
   const last = args[args.length - 1];
-  const hasOptions = last !== undefined && !isDelayed(last);
-  const roots = (hasOptions ? args.slice(0, -1) : args) as Delayed[];
-  if (!roots.every(isDelayed)) throw new InvalidArgumentError("args", "visualize takes Delayed values, and optionally options last.");
+  const hasOptions = last !== undefined && !isDelayed(last) && !isCollection(last);
+  const values = hasOptions ? args.slice(0, -1) : args;
+  if (!values.every((v) => isDelayed(v) || isCollection(v))) {
+    throw new InvalidArgumentError("args", "visualize takes Delayed values or collections, and optionally options last.");
+  }
+  const roots: Delayed[] = [];
+  for (const v of values) findDelayed(v, roots);
   return visualizeAll(roots, hasOptions ? (last as VisualizeGraphOptions) : {});
 }
 

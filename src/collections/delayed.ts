@@ -219,8 +219,8 @@ interface Converted {
   readonly lazy: boolean;
 }
 
-/** Turn an argument into an expression, collecting the Delayed values inside it. */
-function toExpr(value: unknown, deps: Delayed[], depth = 0): Converted {
+/** @internal Turn an argument into an expression, collecting the Delayed values inside it. */
+export function toExpr(value: unknown, deps: Delayed[], depth = 0): Converted {
   // Functions passed as values travel by reference, like a task's own function.
   if (typeof value === "function") return { expr: { k: "f", fn: fnRefOf(value as (...a: never[]) => unknown) }, lazy: true };
   if (typeof value !== "object" || value === null) return { expr: { k: "v", v: value }, lazy: false };

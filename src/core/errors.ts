@@ -49,6 +49,7 @@ export interface DaskErrorCodes {
   DASK_ERR_FILE_READ: FileReadError;
   DASK_ERR_FILE_WRITE: FileWriteError;
   DASK_ERR_INVALID_ELEMENT: InvalidElementError;
+  DASK_ERR_ELEMENT: ElementError;
 }
 
 /**
@@ -559,6 +560,34 @@ export class InvalidElementError extends DaskError {
   }
 }
 
+/**
+ * Processing one element read from a file failed (for example `JSON.parse`
+ * on a malformed line). Names the file and the line, and carries the
+ * original error as `cause`.
+ *
+ * @example
+ * ```ts
+ * try { await readText("logs/*.jsonl").map(JSON.parse).compute(); }
+ * catch (e) { if (e instanceof TaskError && e.cause instanceof ElementError) console.log(e.cause.path, e.cause.line); }
+ * ```
+ */
+export class ElementError extends DaskError {
+  override readonly name = "ElementError";
+  /** The file the element came from. */
+  readonly path: string;
+  /** Its 1-based line number in that file. */
+  readonly line: number;
+  constructor(path: string, line: number, detail: string, cause?: unknown) {
+    super(
+      "DASK_ERR_ELEMENT",
+      `Line ${line} of ${path} could not be processed: ${detail}. Fix the input, or handle the case in your function (e.g. filter the line out first).`,
+      cause === undefined ? undefined : { cause },
+    );
+    this.path = path;
+    this.line = line;
+  }
+}
+
 /** An error as a plain record that survives structured clone and msgpack. */
 export interface SerializedError {
   readonly name: string;
@@ -660,6 +689,9 @@ export function deserializeError(rec: SerializedError): Error {
       break;
     case "DASK_ERR_INVALID_ELEMENT":
       err = new InvalidElementError(s("path"), Number(f["index"] ?? 0), s("elementType"));
+      break;
+    case "DASK_ERR_ELEMENT":
+      err = new ElementError(s("path"), Number(f["line"] ?? 0), "");
       break;
     default: {
       err = new Error(rec.message);

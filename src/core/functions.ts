@@ -45,7 +45,7 @@ const cheapOps = new Set<string>();
  * export const clamp01 = defineOp("mylib.clamp01", (x: number) => Math.min(1, Math.max(0, x)), { cheap: true });
  * ```
  */
-export function defineOp<F extends AnyFn>(name: string, fn: F, options: { cheap?: boolean } = {}): F {
+export function defineOp<F extends AnyFn>(name: string, fn: F, options: OpOptions = {}): F {
   const existing = opsByName.get(name);
   if (existing !== undefined && existing !== fn) {
     throw new InvalidArgumentError("name", `Operation "${name}" is already defined. Choose another name.`);
@@ -53,7 +53,36 @@ export function defineOp<F extends AnyFn>(name: string, fn: F, options: { cheap?
   opsByName.set(name, fn);
   opNames.set(fn, name);
   if (options.cheap === true) cheapOps.add(name);
+  if (options.fuse !== undefined) fuseRules.set(name, options.fuse);
   return fn;
+}
+
+/**
+ * Options of {@link defineOp}.
+ *
+ * @example
+ * ```ts
+ * const opts: OpOptions = { cheap: true };
+ * ```
+ */
+export interface OpOptions {
+  /** Optimization may inline the operation into its dependents. */
+  readonly cheap?: boolean;
+  /**
+   * A rewrite applied when linear-chain fusion puts a call of another task
+   * inside a call of this operation: given the fused arguments (the inner
+   * call appears as a nested `t` expression), return simpler arguments that
+   * do the same work — for instance one pipeline instead of two nested ones —
+   * or `undefined` to keep the nesting.
+   */
+  readonly fuse?: (args: readonly Expr[]) => readonly Expr[] | undefined;
+}
+
+const fuseRules = new Map<string, NonNullable<OpOptions["fuse"]>>();
+
+/** The fusion rewrite registered for an operation, if any. */
+export function getFuseRule(name: string): OpOptions["fuse"] {
+  return fuseRules.get(name);
 }
 
 /** The function registered under an operation name, if any. */

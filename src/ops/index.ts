@@ -5,3 +5,4 @@
  * @module
  */
 import "./core.js";
+import "../bag/kernels/index.js";

@@ -13,6 +13,7 @@
  * @module
  */
 import { anyNode, dependents, inOriginalOrder, task, type Graph, type Key, type TaskNode } from "../graph.js";
+import { getFuseRule } from "../functions.js";
 import { executionOrder } from "../order.js";
 import { onlyTopLevel, substitute } from "./substitute.js";
 
@@ -49,11 +50,18 @@ export function fuseLinear(graph: Graph, keep: Iterable<Key>, options: FuseOptio
     if (na === undefined || na.kind !== "task" || protectedKeys.has(a)) continue;
     if (deps.get(a)?.length !== 1) continue;
     if (!onlyTopLevel(nb.args, a)) continue;
-    const h = (height.get(a) ?? 1) + 1;
-    if (h > maxHeight) continue;
+    let h = (height.get(a) ?? 1) + 1;
     // The inner call keeps its key, so an error it raises names it, not the fused task.
     const inner = { k: "t" as const, fn: na.fn, args: na.args, key: a };
-    const fused: TaskNode = task(nb.fn, nb.args.map((e) => substitute(e, a, inner)), { transfer: nb.transfer === true });
+    let args = nb.args.map((e) => substitute(e, a, inner));
+    // An operation may know how to merge the inner call into itself (bag pipelines do).
+    const rewritten = nb.fn.kind === "op" ? getFuseRule(nb.fn.name)?.(args) : undefined;
+    if (rewritten !== undefined) {
+      args = [...rewritten];
+      h = height.get(a) ?? 1;
+    }
+    if (h > maxHeight) continue;
+    const fused: TaskNode = task(nb.fn, args, { transfer: nb.transfer === true });
     out.set(b, fused);
     out.delete(a);
     height.set(b, h);
