@@ -45,6 +45,13 @@ export {
   ClosedError,
   InvalidTransitionError,
   VisualizeError,
+  InvalidAddressError,
+  ConnectTimeoutError,
+  ProtocolVersionError,
+  ProtocolError,
+  CommClosedError,
+  MessageTooLargeError,
+  SerializeError,
   type DaskErrorCode,
   type DaskErrorCodes,
 } from "./core/errors.js";
