@@ -10,11 +10,12 @@
  *
  * Policy on bad input: a request for an `op` with no handler, or a message
  * that is neither a request nor a reply, closes the connection with the
- * reason (published on `dask-ts:comm:close`). The issue asks for this, and
- * it is what Dask does on its batched streams; its one-off RPC server logs
- * and answers with nothing instead, which leaves the caller to guess. Here
- * the caller's pending requests fail with a {@link CommClosedError} whose
- * reason names the op, since the close carries it to the peer. A handler that
+ * reason (published on `dask-ts:comm:close`, with a {@link ProtocolError}).
+ * The issue asks for this, and it is what Dask does on its batched streams;
+ * Dask's request/response server instead logs a warning and replies with an
+ * empty result, which leaves the caller to guess what went wrong. Here the
+ * caller's pending requests fail with a {@link CommClosedError} whose reason
+ * names the op, since the close carries it to the peer. A handler that
  * throws (or rejects) is not bad input: its error is the reply.
  *
  * @example
@@ -25,7 +26,7 @@
  * ```
  * @module
  */
-import { CommClosedError, deserializeError, SerializeError, serializeError, type SerializedError } from "../core/errors.js";
+import { CommClosedError, deserializeError, ProtocolError, SerializeError, serializeError, type SerializedError } from "../core/errors.js";
 import type { CommCloseInfo, PeerInfo, TcpComm } from "./tcp.js";
 
 /**
@@ -151,7 +152,7 @@ export class Rpc {
       const msg = m as { op?: unknown; id?: unknown; args?: unknown; re?: unknown; value?: unknown; error?: unknown } | null;
       if (typeof msg === "object" && msg !== null && typeof msg.op === "string" && typeof msg.id === "number") {
         if (!Object.hasOwn(this.handlers, msg.op)) {
-          void this.comm.close(`unknown op ${JSON.stringify(msg.op)}`);
+          this.refuse(`unknown op ${JSON.stringify(msg.op)}`);
           return;
         }
         this.serve(msg.op, msg.id, msg.args);
@@ -162,10 +163,15 @@ export class Rpc {
         if (msg.error !== undefined) w.reject(deserializeError(msg.error as SerializedError));
         else w.resolve(msg.value);
       } else {
-        void this.comm.close("a message that is neither an rpc request nor a reply");
+        this.refuse("a message that is neither an rpc request nor a reply");
         return;
       }
     }
+  }
+
+  /** Close the connection over bad input, with the reason as a {@link ProtocolError}. */
+  private refuse(reason: string): void {
+    void this.comm.close(reason, new ProtocolError(this.comm.peerAddress, reason));
   }
 
   private serve(op: string, id: number, args: unknown): void {

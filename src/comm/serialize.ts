@@ -84,7 +84,16 @@ const TYPED: readonly TypedArrayCtor[] = [
 const K_TYPED_FIRST = 4;
 const typedKindByTag = new Map<string, number>(TYPED.map((c, i) => [c.name, K_TYPED_FIRST + i]));
 
-/** Nesting allowed in a value (containers, extension payloads included); deeper is taken for a cycle. */
+/**
+ * Nesting allowed in a value (containers, extension payloads included);
+ * deeper is taken for a cycle and refused.
+ *
+ * @example
+ * ```ts
+ * const deep = JSON.parse("[".repeat(MAX_DEPTH + 1) + "]".repeat(MAX_DEPTH + 1));
+ * encodeFrames(deep); // SerializeError: nested more than 1000 levels deep
+ * ```
+ */
 export const MAX_DEPTH = 1000;
 
 // ---------------------------------------------------------------- limits
@@ -403,14 +412,19 @@ export class BatchWriter {
   }
 
   private arrayHeader(n: number): void {
+    this.containerHeader(n, 0x90, 0xdc);
+  }
+
+  /** An array (fix 0x90, 16-bit 0xdc) or map (0x80, 0xde) header; the 32-bit form's byte follows the 16-bit one's. */
+  private containerHeader(n: number, fix: number, b16: number): void {
     this.ensure(5);
-    if (n < 16) this.buf[this.pos++] = 0x90 | n;
+    if (n < 16) this.buf[this.pos++] = fix | n;
     else if (n < 0x10000) {
-      this.buf[this.pos++] = 0xdc;
+      this.buf[this.pos++] = b16;
       this.view.setUint16(this.pos, n);
       this.pos += 2;
     } else {
-      this.buf[this.pos++] = 0xdd;
+      this.buf[this.pos++] = b16 + 1;
       this.view.setUint32(this.pos, n);
       this.pos += 4;
     }
@@ -486,17 +500,7 @@ export class BatchWriter {
   private plain(o: Record<string, unknown>, depth: number): void {
     const keys = Object.keys(o);
     const n = keys.length;
-    this.ensure(5);
-    if (n < 16) this.buf[this.pos++] = 0x80 | n;
-    else if (n < 0x10000) {
-      this.buf[this.pos++] = 0xde;
-      this.view.setUint16(this.pos, n);
-      this.pos += 2;
-    } else {
-      this.buf[this.pos++] = 0xdf;
-      this.view.setUint32(this.pos, n);
-      this.pos += 4;
-    }
+    this.containerHeader(n, 0x80, 0xde);
     for (let i = 0; i < n; i++) {
       const k = keys[i]!;
       if (k === "__proto__") throw new EncodeFailure("it has an own property named __proto__, which the decoder refuses");

@@ -4,7 +4,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { Rpc, type RpcHandler } from "../../src/comm/rpc.js";
 import { connect, listen, type TcpListener } from "../../src/comm/tcp.js";
-import { CommClosedError, MissingKeyError, SerializeError } from "../../src/core/errors.js";
+import { CommClosedError, MissingKeyError, ProtocolError, SerializeError } from "../../src/core/errors.js";
 import { nextClose } from "../helpers/comm.js";
 
 const handlers: Record<string, RpcHandler> = {
@@ -78,6 +78,7 @@ test("an unknown op closes the connection with a logged reason; the caller learn
   await assert.rejects(hanging, CommClosedError, "every pending request fails with the close");
   const info = await serverClose;
   assert.equal(info.reason, 'unknown op "no-such-op"');
+  assert.ok(info.error instanceof ProtocolError);
   // An op named like an Object.prototype member is unknown too.
   const rpc2 = new Rpc(await connect(listener.address));
   await assert.rejects(rpc2.request("toString"), /unknown op "toString"/);
