@@ -78,6 +78,27 @@ test("addresses: tcp://host:port with IPv4, bracketed IPv6 and host names; clear
   }
 });
 
+test("IPv6 loopback and host names connect too", async (t) => {
+  const { port } = parseAddress(echo.address);
+  const byName = await connect(`tcp://localhost:${port}`);
+  assert.deepStrictEqual((await exchange(byName, [{ via: "localhost" }])).got, [{ via: "localhost" }]);
+  await byName.close();
+  let v6: TcpListener;
+  try {
+    v6 = await listen({ host: "::1", port: 0 });
+  } catch (e) {
+    t.skip(`no IPv6 loopback here (${(e as Error).message})`);
+    return;
+  }
+  assert.match(v6.address, /^tcp:\/\/\[::1\]:\d+$/);
+  v6.onConnection((c) => c.onMessages((batch) => batch.forEach((m) => c.send(m))));
+  const comm = await connect(v6.address);
+  assert.equal(comm.peerAddress, v6.address);
+  assert.deepStrictEqual((await exchange(comm, [{ via: "::1" }])).got, [{ via: "::1" }]);
+  await comm.close();
+  await v6.close();
+});
+
 test("the handshake tells each end who the other is", async () => {
   const comm = await connect(echo.address, { role: "client", name: "c1" });
   assert.deepStrictEqual(await comm.ready, { address: echo.address, name: "echo-server", role: "echo", version: PROTOCOL_VERSION });
