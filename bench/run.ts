@@ -6,7 +6,7 @@
  * OS temporary directory (its path is printed at the end).
  *
  * Options (environment variable in brackets):
- *   --only LIST      suites (`overhead`) or benchmark globs over NAME or NAME@SCHEDULER,
+ *   --only LIST      suites (`overhead`, `comm`) or benchmark globs over NAME or NAME@SCHEDULER,
  *                    comma-separated [BENCH_ONLY]
  *   --repeats N      timed runs per benchmark [BENCH_REPEATS]
  *   --warmup N       untimed runs before them [BENCH_WARMUP]
@@ -30,6 +30,7 @@ import { fmtInt, fmtUs, noisy, Selection, type BenchRecord, type BenchSuite, typ
 /** The suites, in run order. A new suite is a module exporting `suite: BenchSuite`, added here. */
 const SUITES: readonly { readonly name: string; readonly load: () => Promise<BenchSuite> }[] = [
   { name: "overhead", load: async () => (await import("./overhead.js")).suite },
+  { name: "comm", load: async () => (await import("./comm.js")).suite },
 ];
 
 const DEFAULT_PYTHON = "/usr/bin/python3";

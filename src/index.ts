@@ -54,6 +54,13 @@ export {
   FileWriteError,
   InvalidElementError,
   ElementError,
+  InvalidAddressError,
+  ConnectTimeoutError,
+  ProtocolVersionError,
+  ProtocolError,
+  CommClosedError,
+  MessageTooLargeError,
+  SerializeError,
   type DaskErrorCode,
   type DaskErrorCodes,
 } from "./core/errors.js";

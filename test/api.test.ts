@@ -7,7 +7,9 @@ const expected: Record<string, string[]> = {
   "dask-ts": [
     "ClosedError",
     "ClosureError",
+    "CommClosedError",
     "CompressionUnavailableError",
+    "ConnectTimeoutError",
     "CycleError",
     "DaskError",
     "DecompressionError",
@@ -16,13 +18,18 @@ const expected: Record<string, string[]> = {
     "FileReadError",
     "FileWriteError",
     "FunctionNotShippableError",
+    "InvalidAddressError",
     "InvalidArgumentError",
     "InvalidElementError",
     "InvalidTransitionError",
     "KilledWorkerError",
+    "MessageTooLargeError",
     "MissingKeyError",
     "ModuleResolutionError",
     "NoFilesFoundError",
+    "ProtocolError",
+    "ProtocolVersionError",
+    "SerializeError",
     "TaskError",
     "UnknownCompressionError",
     "VisualizeError",
@@ -94,7 +101,7 @@ test("every error code is documented in docs/errors.md", async () => {
   const doc = readFileSync(new URL("../../docs/errors.md", import.meta.url), "utf8");
   const src = readFileSync(new URL("../../src/core/errors.ts", import.meta.url), "utf8");
   const codes = [...src.matchAll(/^\s+(DASK_ERR_[A-Z_]+): /gm)].map((m) => m[1]!);
-  assert.ok(codes.length >= 11, "found the code list in errors.ts");
+  assert.ok(codes.length >= 18, "found the code list in errors.ts");
   for (const code of codes) assert.ok(doc.includes(`\`${code}\``), `${code} is missing from docs/errors.md`);
 });
 
@@ -132,5 +139,12 @@ function sampleErrors(errors: typeof import("../src/core/errors.js")) {
     new errors.FileWriteError("/d/out/0.txt", "EACCES"),
     new errors.InvalidElementError("/d/out/0.txt", 2, "object"),
     new errors.ElementError("/d/logs.jsonl", 17, "SyntaxError: Unexpected token"),
+    new errors.InvalidAddressError("tcp://h", "no port"),
+    new errors.ConnectTimeoutError("tcp://127.0.0.1:1", 1234, 7, "connect ECONNREFUSED"),
+    new errors.ProtocolVersionError("tcp://127.0.0.1:1", 1, 2),
+    new errors.ProtocolError("tcp://127.0.0.1:1", "bad frame count"),
+    new errors.CommClosedError("tcp://127.0.0.1:1", "peer closed the connection"),
+    new errors.MessageTooLargeError(300, 2, 100, 10),
+    new errors.SerializeError(".fn", "a function"),
   ];
 }

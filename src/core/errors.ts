@@ -42,6 +42,13 @@ export interface DaskErrorCodes {
   DASK_ERR_CLOSED: ClosedError;
   DASK_ERR_INVALID_TRANSITION: InvalidTransitionError;
   DASK_ERR_VISUALIZE: VisualizeError;
+  DASK_ERR_INVALID_ADDRESS: InvalidAddressError;
+  DASK_ERR_CONNECT_TIMEOUT: ConnectTimeoutError;
+  DASK_ERR_PROTOCOL_VERSION: ProtocolVersionError;
+  DASK_ERR_PROTOCOL: ProtocolError;
+  DASK_ERR_COMM_CLOSED: CommClosedError;
+  DASK_ERR_MESSAGE_TOO_LARGE: MessageTooLargeError;
+  DASK_ERR_SERIALIZE: SerializeError;
   DASK_ERR_NO_FILES_FOUND: NoFilesFoundError;
   DASK_ERR_UNKNOWN_COMPRESSION: UnknownCompressionError;
   DASK_ERR_COMPRESSION_UNAVAILABLE: CompressionUnavailableError;
@@ -588,6 +595,202 @@ export class ElementError extends DaskError {
   }
 }
 
+/**
+ * A network address that cannot be used: not `tcp://HOST:PORT`, a port out
+ * of range, or a scheme this transport does not speak.
+ *
+ * @example
+ * ```ts
+ * await connect("tcp://127.0.0.1"); // InvalidAddressError: no port
+ * ```
+ */
+export class InvalidAddressError extends DaskError {
+  override readonly name = "InvalidAddressError";
+  /** The address as given. */
+  readonly address: string;
+  constructor(address: string, reason: string) {
+    super(
+      "DASK_ERR_INVALID_ADDRESS",
+      `Invalid address ${JSON.stringify(address)}: ${reason}. Write it as tcp://HOST:PORT, for example tcp://127.0.0.1:8786 or tcp://[::1]:8786.`,
+    );
+    this.address = address;
+  }
+}
+
+/**
+ * No connection could be made to an address before the connect timeout,
+ * although it was retried with backoff the whole time.
+ *
+ * @example
+ * ```ts
+ * await connect("tcp://127.0.0.1:9", { timeoutMs: 500 }); // ConnectTimeoutError after ~500 ms
+ * ```
+ */
+export class ConnectTimeoutError extends DaskError {
+  override readonly name = "ConnectTimeoutError";
+  /** The address that could not be reached. */
+  readonly address: string;
+  /** Milliseconds spent trying. */
+  readonly elapsedMs: number;
+  /** Connection attempts made. */
+  readonly attempts: number;
+  /** The last attempt's failure, as text. */
+  readonly lastError: string;
+  constructor(address: string, elapsedMs: number, attempts: number, lastError: string, cause?: unknown) {
+    super(
+      "DASK_ERR_CONNECT_TIMEOUT",
+      `Could not connect to ${address} within ${Math.round(elapsedMs)} ms (${attempts} attempts; last error: ${lastError}). ` +
+        `Check that the scheduler or worker is running and reachable at that address, or allow more time with timeoutMs.`,
+      cause === undefined ? undefined : { cause },
+    );
+    this.address = address;
+    this.elapsedMs = Math.round(elapsedMs);
+    this.attempts = attempts;
+    this.lastError = lastError;
+  }
+}
+
+/**
+ * The peer speaks another version of the wire protocol, so the connection was
+ * closed right after the handshake.
+ *
+ * @example
+ * ```ts
+ * await connect(oldScheduler); // ProtocolVersionError: peer speaks 0, this process 1
+ * ```
+ */
+export class ProtocolVersionError extends DaskError {
+  override readonly name = "ProtocolVersionError";
+  /** The peer's address. */
+  readonly address: string;
+  /** The protocol version this process speaks. */
+  readonly localVersion: number;
+  /** The protocol version the peer announced. */
+  readonly peerVersion: number;
+  constructor(address: string, localVersion: number, peerVersion: number) {
+    super(
+      "DASK_ERR_PROTOCOL_VERSION",
+      `${address} speaks wire protocol version ${peerVersion}, this process speaks version ${localVersion}, so the connection was closed. ` +
+        `Run the same dask-ts version on every machine of the cluster.`,
+    );
+    this.address = address;
+    this.localVersion = localVersion;
+    this.peerVersion = peerVersion;
+  }
+}
+
+/**
+ * A peer sent bytes that are not the dask-ts wire protocol: garbage, a
+ * truncated or absurd length, a message over the size limits, a malformed
+ * header, or a request for an operation nobody handles. The connection is
+ * closed; the process carries on.
+ *
+ * @example
+ * ```ts
+ * decodeFrames([new Uint8Array([0xc1])]); // ProtocolError: malformed message header
+ * ```
+ */
+export class ProtocolError extends DaskError {
+  override readonly name = "ProtocolError";
+  /** The peer's address, or `""` when the data was not read from a connection. */
+  readonly address: string;
+  /** What was wrong. */
+  readonly reason: string;
+  constructor(address: string, reason: string, cause?: unknown) {
+    super(
+      "DASK_ERR_PROTOCOL",
+      `${address === "" ? "Malformed wire data" : `Malformed data from ${address}`}: ${reason}. ` +
+        `The peer is not a dask-ts process of this version, or the data was corrupted; the connection is closed.`,
+      cause === undefined ? undefined : { cause },
+    );
+    this.address = address;
+    this.reason = reason;
+  }
+}
+
+/**
+ * A connection was used after it closed, or closed while a request on it was
+ * waiting for its reply. The reason says which side closed it and why.
+ *
+ * @example
+ * ```ts
+ * await rpc.request("ping"); // CommClosedError if the peer went away meanwhile
+ * ```
+ */
+export class CommClosedError extends DaskError {
+  override readonly name = "CommClosedError";
+  /** The peer's address. */
+  readonly address: string;
+  /** Why the connection closed. */
+  readonly reason: string;
+  constructor(address: string, reason: string) {
+    super(
+      "DASK_ERR_COMM_CLOSED",
+      `The connection to ${address} is closed (${reason}). Open a new connection to go on; if the peer went away, start it again.`,
+    );
+    this.address = address;
+    this.reason = reason;
+  }
+}
+
+/**
+ * One message is larger than a connection allows (in bytes, or in binary
+ * frames). It is refused when it is sent, before anything goes on the wire.
+ *
+ * @example
+ * ```ts
+ * comm.send({ data: new Float64Array(2 ** 26) }); // MessageTooLargeError with maxMessageBytes: 2 ** 20
+ * ```
+ */
+export class MessageTooLargeError extends DaskError {
+  override readonly name = "MessageTooLargeError";
+  /** The message's encoded size in bytes. */
+  readonly bytes: number;
+  /** Its binary frames (the header included). */
+  readonly frames: number;
+  /** The connection's byte limit. */
+  readonly maxBytes: number;
+  /** The connection's frame limit. */
+  readonly maxFrames: number;
+  constructor(bytes: number, frames: number, maxBytes: number, maxFrames: number) {
+    super(
+      "DASK_ERR_MESSAGE_TOO_LARGE",
+      `A message of ${bytes} bytes in ${frames} frames is over this connection's limits (${maxBytes} bytes, ${maxFrames} frames). ` +
+        `Send the data in smaller pieces, or raise maxMessageBytes / maxFrames on both ends of the connection.`,
+    );
+    this.bytes = bytes;
+    this.frames = frames;
+    this.maxBytes = maxBytes;
+    this.maxFrames = maxFrames;
+  }
+}
+
+/**
+ * A value cannot be encoded for the wire: a function, a symbol, a promise,
+ * or a structure nested too deeply (a cycle). The path says where it is.
+ *
+ * @example
+ * ```ts
+ * comm.send({ op: "x", fn: () => 1 }); // SerializeError: the value at .fn is a function
+ * ```
+ */
+export class SerializeError extends DaskError {
+  override readonly name = "SerializeError";
+  /** Where in the value the culprit sits, such as `.args[0]`; `""` for the value itself. */
+  readonly path: string;
+  /** What is wrong with it. */
+  readonly reason: string;
+  constructor(path: string, reason: string) {
+    super(
+      "DASK_ERR_SERIALIZE",
+      `Cannot send the value at ${path === "" ? "the top level" : path}: ${reason}. Connections carry plain data: objects, arrays, strings, numbers, ` +
+        `booleans, null, undefined, bigint, Date, Map, Set, RegExp, Error and binary buffers; send functions by reference (registerModule).`,
+    );
+    this.path = path;
+    this.reason = reason;
+  }
+}
+
 /** An error as a plain record that survives structured clone and msgpack. */
 export interface SerializedError {
   readonly name: string;
@@ -629,7 +832,14 @@ export function serializeError(err: unknown): SerializedError {
   return { name: "NonErrorThrown", message: `a non-Error value was thrown: ${text}`, stack: "" };
 }
 
-/** Rebuild an error from its record: dask-ts errors as their own class, others as `Error` with the same name. */
+/** JavaScript's own error classes, rebuilt as themselves (as structured clone does). */
+const BUILTIN_ERRORS: Readonly<Record<string, ErrorConstructor>> = { Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError };
+
+/**
+ * Rebuild an error from its record: dask-ts errors as their own class,
+ * JavaScript's built-in errors (`TypeError`, …) as theirs, others as `Error`
+ * with the same name.
+ */
 export function deserializeError(rec: SerializedError): Error {
   const f = rec.fields ?? {};
   const s = (k: string): string => String(f[k] ?? "");
@@ -693,10 +903,35 @@ export function deserializeError(rec: SerializedError): Error {
     case "DASK_ERR_ELEMENT":
       err = new ElementError(s("path"), Number(f["line"] ?? 0), "");
       break;
+    case "DASK_ERR_INVALID_ADDRESS":
+      err = new InvalidAddressError(s("address"), "");
+      break;
+    case "DASK_ERR_CONNECT_TIMEOUT":
+      err = new ConnectTimeoutError(s("address"), Number(f["elapsedMs"] ?? 0), Number(f["attempts"] ?? 0), s("lastError"));
+      break;
+    case "DASK_ERR_PROTOCOL_VERSION":
+      err = new ProtocolVersionError(s("address"), Number(f["localVersion"] ?? 0), Number(f["peerVersion"] ?? 0));
+      break;
+    case "DASK_ERR_PROTOCOL":
+      err = new ProtocolError(s("address"), s("reason"));
+      break;
+    case "DASK_ERR_COMM_CLOSED":
+      err = new CommClosedError(s("address"), s("reason"));
+      break;
+    case "DASK_ERR_MESSAGE_TOO_LARGE":
+      err = new MessageTooLargeError(Number(f["bytes"] ?? 0), Number(f["frames"] ?? 0), Number(f["maxBytes"] ?? 0), Number(f["maxFrames"] ?? 0));
+      break;
+    case "DASK_ERR_SERIALIZE":
+      err = new SerializeError(s("path"), s("reason"));
+      break;
     default: {
-      err = new Error(rec.message);
-      Object.defineProperty(err, "name", { value: rec.name, configurable: true, writable: true });
-      if (rec.code !== undefined) Object.assign(err, { code: rec.code });
+      const builtin = rec.code === undefined && Object.hasOwn(BUILTIN_ERRORS, rec.name) ? BUILTIN_ERRORS[rec.name] : undefined;
+      if (builtin !== undefined) err = new builtin(rec.message);
+      else {
+        err = new Error(rec.message);
+        Object.defineProperty(err, "name", { value: rec.name, configurable: true, writable: true });
+        if (rec.code !== undefined) Object.assign(err, { code: rec.code });
+      }
     }
   }
   err.message = rec.message;
