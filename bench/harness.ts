@@ -77,6 +77,8 @@ export interface PythonCounterpart {
   args(ctx: SuiteContext, pythonOnly: readonly string[]): string[];
   /** Python scheduler to compare each TS scheduler with. */
   readonly pairs: Readonly<Record<string, string>>;
+  /** Python schedulers shown as columns. Default: sync and threads. */
+  readonly columns?: readonly string[];
 }
 
 /** A benchmark suite; `run.ts` lists the suite modules. */
@@ -87,6 +89,8 @@ export interface BenchSuite {
   ids(ctx: SuiteContext): string[];
   run(ctx: SuiteContext): Promise<BenchRecord[]>;
   readonly python?: PythonCounterpart;
+  /** What the table shows: microseconds per task (default) or seconds per run. */
+  readonly unit?: "us-per-task" | "seconds";
   /** Extra lines printed under the suite's table (targets, ratios). */
   summary?(records: readonly BenchRecord[]): string[];
 }

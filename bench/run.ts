@@ -30,6 +30,7 @@ import { fmtInt, fmtUs, noisy, Selection, type BenchRecord, type BenchSuite, typ
 /** The suites, in run order. A new suite is a module exporting `suite: BenchSuite`, added here. */
 const SUITES: readonly { readonly name: string; readonly load: () => Promise<BenchSuite> }[] = [
   { name: "overhead", load: async () => (await import("./overhead.js")).suite },
+  { name: "bag", load: async () => (await import("./bag.js")).suite },
   { name: "comm", load: async () => (await import("./comm.js")).suite },
 ];
 
@@ -184,18 +185,46 @@ function runPython(python: string, script: string, args: readonly string[], suit
 
 // ---------------------------------------------------------------- table
 
-function tsCell(r: BenchRecord): string {
-  if (!r.ok) return `**${r.error?.startsWith("WRONG") ? "WRONG RESULT" : "FAILED"}**`;
-  if (r.us_per_task_median === undefined) return "";
-  const range = r.us_per_task_min !== undefined && r.us_per_task_max !== undefined && r.repeats > 1 ? ` (${fmtUs(r.us_per_task_min)}–${fmtUs(r.us_per_task_max)})` : "";
-  return `${fmtUs(r.us_per_task_median)}${range}${noisy(r) ? " ⚠" : ""}`;
+/** The figure a suite's table shows: microseconds per task, or seconds per run. */
+interface Metric {
+  readonly header: string;
+  value(r: BenchRecord): number | undefined;
+  min(r: BenchRecord): number | undefined;
+  max(r: BenchRecord): number | undefined;
+  fmt(x: number): string;
 }
 
-function pyCell(r: BenchRecord | undefined, python: PythonState): string {
+const fmtSeconds = (x: number): string => (x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
+
+function metricOf(suite: BenchSuite): Metric {
+  if (suite.unit === "seconds") {
+    return {
+      header: "seconds",
+      value: (r) => r.seconds_median ?? undefined,
+      min: (r) => r.seconds_min ?? undefined,
+      max: (r) => r.seconds_max ?? undefined,
+      fmt: fmtSeconds,
+    };
+  }
+  return { header: "µs/task", value: (r) => r.us_per_task_median, min: (r) => r.us_per_task_min, max: (r) => r.us_per_task_max, fmt: fmtUs };
+}
+
+function tsCell(r: BenchRecord, m: Metric): string {
+  if (!r.ok) return `**${r.error?.startsWith("WRONG") ? "WRONG RESULT" : "FAILED"}**`;
+  const v = m.value(r);
+  if (v === undefined) return "";
+  const lo = m.min(r);
+  const hi = m.max(r);
+  const range = lo !== undefined && hi !== undefined && r.repeats > 1 ? ` (${m.fmt(lo)}–${m.fmt(hi)})` : "";
+  return `${m.fmt(v)}${range}${noisy(r) ? " ⚠" : ""}`;
+}
+
+function pyCell(r: BenchRecord | undefined, python: PythonState, m: Metric): string {
   if (python.kind !== "ran") return python.kind === "missing" ? "n/a" : "–";
   if (r === undefined) return "skipped";
   if (!r.ok) return `**${r.error?.startsWith("WRONG") ? "WRONG RESULT" : "FAILED"}**`;
-  return r.us_per_task_median === undefined ? "" : `${fmtUs(r.us_per_task_median)}${noisy(r) ? " ⚠" : ""}`;
+  const v = m.value(r);
+  return v === undefined ? "" : `${m.fmt(v)}${noisy(r) ? " ⚠" : ""}`;
 }
 
 type PythonState = { kind: "ran" } | { kind: "missing" } | { kind: "off" };
@@ -204,24 +233,25 @@ function table(suite: BenchSuite, records: readonly BenchRecord[], python: Pytho
   const ts = records.filter((r) => r.impl === "ts");
   const py = records.filter((r) => r.impl === "python");
   const pairs = suite.python?.pairs ?? {};
+  const columns = suite.python?.columns ?? ["sync", "threads"];
+  const m = metricOf(suite);
   const lines = [
     `### ${suite.name}`,
     "",
-    "| benchmark | scheduler | tasks | µs/task TS (min–max) | µs/task Python sync | µs/task Python threads | Python/TS |",
-    "|---|---|--:|--:|--:|--:|--:|",
+    `| benchmark | scheduler | tasks | ${m.header} TS (min–max) | ${columns.map((c) => `${m.header} Python ${c}`).join(" | ")} | Python/TS |`,
+    `|---|---|--:|--:|${columns.map(() => "--:|").join("")}--:|`,
   ];
   for (const r of ts) {
     const pyName = r.compare_to ?? r.name;
-    const pySync = py.find((p) => p.name === pyName && p.scheduler === "sync");
-    const pyThreads = py.find((p) => p.name === pyName && p.scheduler === "threads");
     const paired = py.find((p) => p.name === pyName && p.scheduler === pairs[r.scheduler]);
+    const mine = m.value(r);
+    const theirs = paired === undefined ? undefined : m.value(paired);
     let ratio = "";
-    if (r.ok && paired?.ok === true && paired.us_per_task_median !== undefined && r.us_per_task_median !== undefined && r.us_per_task_median > 0) {
-      ratio = `${(paired.us_per_task_median / r.us_per_task_median).toFixed(1)}× (vs ${paired.scheduler})`;
+    if (r.ok && paired?.ok === true && theirs !== undefined && mine !== undefined && mine > 0) {
+      ratio = `${(theirs / mine).toFixed(1)}× (vs ${paired.scheduler})`;
     }
-    lines.push(
-      `| ${r.name} | ${r.scheduler} | ${r.n_tasks === undefined ? "" : fmtInt(r.n_tasks)} | ${tsCell(r)} | ${pyCell(pySync, python)} | ${pyCell(pyThreads, python)} | ${ratio} |`,
-    );
+    const cells = columns.map((c) => pyCell(py.find((p) => p.name === pyName && p.scheduler === c), python, m));
+    lines.push(`| ${r.name} | ${r.scheduler} | ${r.n_tasks === undefined ? "" : fmtInt(r.n_tasks)} | ${tsCell(r, m)} | ${cells.join(" | ")} | ${ratio} |`);
   }
   const notes = [...new Set(ts.map((r) => r.note).filter((n): n is string => n !== undefined))];
   const extra = suite.summary?.(records) ?? [];
