@@ -5,11 +5,12 @@
  * `groupby` splits every input partition into one bucket per output
  * partition by a hash of each element's key, then gathers each output's
  * buckets and groups them (see `kernels/shuffle.ts`). Two methods:
- * `"tasks"` (the default) keeps buckets in worker memory and moves each
- * bucket once, so the data only has to fit across the cluster, never in one
- * worker; `"disk"` writes buckets to files in a directory every worker can
- * read (one machine, or a shared filesystem), so a worker holds one
- * partition at a time and bags larger than memory can be grouped.
+ * `"disk"` (the default, as in Dask without a distributed cluster) writes
+ * buckets to files in a directory every worker can read (one machine, or a
+ * shared filesystem), so a worker holds about one partition at a time and
+ * bags larger than memory can be grouped; `"tasks"` keeps buckets in worker
+ * memory and moves each bucket once, which needs no shared directory but
+ * needs the whole bag to fit in the cluster's memory at once.
  *
  * @module
  */
@@ -35,7 +36,7 @@ import { opNode, partition, partitionKey, runNode, specExpr } from "./graph.js";
 export interface GroupbyOptions {
   /** Output partitions. Default: the input's. */
   readonly npartitions?: number;
-  /** `"tasks"` (default): buckets move between workers in memory. `"disk"`: buckets go through files in `directory`. */
+  /** `"disk"` (default): buckets go through files in `directory`. `"tasks"`: buckets move between workers in memory. */
   readonly shuffle?: "tasks" | "disk";
   /** Where the `"disk"` shuffle writes (a fresh folder inside it). Default: the OS temporary directory. */
   readonly directory?: string;
@@ -54,7 +55,7 @@ export function groupby<T>(bag: Bag<T>, key: KeySelector<T>, options: GroupbyOpt
   if (typeof key !== "function" && typeof key !== "string" && typeof key !== "number") {
     throw new InvalidArgumentError("key", "groupby(key) takes a function of the element, or a field name or index.");
   }
-  const method = options.shuffle ?? "tasks";
+  const method = options.shuffle ?? "disk";
   if (method !== "tasks" && method !== "disk") throw new InvalidArgumentError("shuffle", `shuffle must be "tasks" or "disk", got ${JSON.stringify(method)}.`);
   const nout = checkCount("npartitions", options.npartitions ?? bag.npartitions);
   const token = tokenize("groupby", bag.name, typeof key === "function" ? fnRefOf(key) : key, nout, method);

@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, readdir, rm, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { deserialize, serialize } from "node:v8";
 import { defineOp } from "../../core/functions.js";
@@ -71,5 +71,7 @@ export const unspill = defineOp("dask.bag.unspill", async (dir: string, j: numbe
   for (const f of files) buckets.push(deserialize(await readFile(join(d, f))) as unknown[]);
   const out = group(key, buckets);
   await rm(d, { recursive: true, force: true });
+  // The last reader removes the shuffle's folder; the others find it not empty yet.
+  await rmdir(dir).catch(() => undefined);
   return out;
 });
