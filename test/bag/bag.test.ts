@@ -5,27 +5,17 @@
  * paths. Results from Python Dask on the same inputs are compared in
  * `dask-parity.test.ts`.
  */
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 
 import * as db from "../../src/bag.js";
 import { compute, delayed, persist } from "../../src/index.js";
-import { LocalCluster } from "../../src/distributed.js";
 import { InvalidArgumentError, TaskError } from "../../src/core/errors.js";
 import type { Scheduler } from "../../src/scheduler/types.js";
+import { syncAndEmbedded } from "../helpers/schedulers.js";
 
-let cluster: LocalCluster;
-before(async () => {
-  cluster = await LocalCluster.start({ workers: 2 });
-});
-after(async () => {
-  await cluster.close();
-});
+const { targets, cluster: embedded } = syncAndEmbedded();
 
-const targets: [string, () => Scheduler | "sync"][] = [
-  ["sync", () => "sync"],
-  ["embedded", () => cluster],
-];
 
 const nums = Array.from({ length: 23 }, (_, i) => i);
 
@@ -265,7 +255,7 @@ describe("bag graphs", () => {
     const k = 3;
     const b = db.fromSequence([1, 2]).map((x) => x * k);
     assert.deepEqual(await b.compute({ scheduler: "sync" }), [3, 6]);
-    await assert.rejects(b.compute({ scheduler: cluster }), /k/);
+    await assert.rejects(b.compute({ scheduler: embedded() }), /k/);
   });
 });
 

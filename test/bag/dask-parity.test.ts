@@ -14,15 +14,15 @@
  * fixture's case names, so a new fixture (or a new lambda, method or
  * keyword) fails here until it is mapped and reviewed.
  */
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 import * as db from "../../src/bag.js";
 import type { Delayed } from "../../src/index.js";
-import { LocalCluster } from "../../src/distributed.js";
 import type { Scheduler } from "../../src/scheduler/types.js";
+import { syncAndEmbedded } from "../helpers/schedulers.js";
 
 /** The repository root (this file runs as dist/test/bag/dask-parity.test.js). */
 const root = fileURLToPath(new URL("../../../", import.meta.url));
@@ -519,18 +519,8 @@ describe("the Dask fixture is covered", () => {
   });
 });
 
-let cluster: LocalCluster;
-before(async () => {
-  cluster = await LocalCluster.start({ workers: 2 });
-});
-after(async () => {
-  await cluster.close();
-});
+const { targets } = syncAndEmbedded();
 
-const targets: [string, () => Scheduler | "sync"][] = [
-  ["sync", () => "sync"],
-  ["embedded", () => cluster],
-];
 
 for (const [label, sched] of targets) {
   describe(`dask.bag parity on ${label}`, () => {

@@ -11,17 +11,16 @@ import { join } from "node:path";
 import { gzipSync, gunzipSync } from "node:zlib";
 
 import * as db from "../../src/bag.js";
-import { LocalCluster } from "../../src/distributed.js";
 import { ElementError, NoFilesFoundError, TaskError, UnknownCompressionError } from "../../src/core/errors.js";
 import type { Scheduler } from "../../src/scheduler/types.js";
+import { syncAndEmbedded } from "../helpers/schedulers.js";
 
-let cluster: LocalCluster;
+const { targets } = syncAndEmbedded();
 let dir: string;
 const names = ["Ada", "Bob", "Cy", "Ada", "Dee", "Ada", "Bob"];
 const records = Array.from({ length: 70 }, (_, i) => ({ id: i, name: names[i % names.length]!, amount: i * 1.5 }));
 
-before(async () => {
-  cluster = await LocalCluster.start({ workers: 2 });
+before(() => {
   dir = mkdtempSync(join(tmpdir(), "dask-ts-bag-text-"));
   // Three files: two plain, one gzip; the last line of one has no newline.
   const lines = records.map((r) => JSON.stringify(r));
@@ -31,15 +30,10 @@ before(async () => {
   writeFileSync(join(dir, "bad.jsonl"), ['{"a": 1}', '{"a": 2}', "{oops", '{"a": 4}'].join("\n") + "\n");
   writeFileSync(join(dir, "data.unknownz"), "x\n");
 });
-after(async () => {
-  await cluster.close();
+after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const targets: [string, () => Scheduler | "sync"][] = [
-  ["sync", () => "sync"],
-  ["embedded", () => cluster],
-];
 
 for (const [label, sched] of targets) {
   describe(`text files on ${label}`, () => {
