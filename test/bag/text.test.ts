@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { gzipSync, gunzipSync } from "node:zlib";
 
 import * as db from "../../src/bag.js";
@@ -46,6 +47,14 @@ for (const [label, sched] of targets) {
       assert.equal(lines.length, 70);
       assert.deepEqual(lines.map((l) => JSON.parse(l)), records);
       assert.ok(lines.every((l) => !l.endsWith("\n") && !l.endsWith("\r")));
+    });
+
+    it("decodes bz2, xz and zstd by extension, several streams per file too", async () => {
+      const fixtures = new URL("../../../test/fixtures/bag/", import.meta.url);
+      for (const ext of ["bz2", "xz", "zst"]) {
+        const lines = await db.readText(fileURLToPath(new URL(`multi.txt.${ext}`, fixtures))).compute(opts());
+        assert.deepEqual(lines, ["alpha", "beta ünïcødé €", "gamma", "delta 😀"], ext);
+      }
     });
 
     it("runs the issue's pipeline: parse, pluck, frequencies, topk", async () => {
