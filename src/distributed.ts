@@ -14,3 +14,7 @@ export { LocalCluster, defaultLocalCluster, closeDefaultLocalCluster, type Local
 export { SchedulerState, type SchedulerConfig, type SchedulerEvent, type SchedulerInstruction, type TaskStateName } from "./scheduler/state.js";
 export { WorkerState, type WorkerEvent, type WorkerInstruction, type WorkerTaskStateName } from "./worker/state.js";
 export { stimulusChannel } from "./scheduler/shell.js";
+export { SchedulerServer, type SchedulerServerOptions } from "./scheduler/server.js";
+export { NetworkWorker, type NetworkWorkerOptions } from "./worker/process.js";
+export { Client, type ClientOptions, type SubmitOptions, type FutureArgs } from "./client/client.js";
+export { Future, type FutureStatus } from "./client/future.js";

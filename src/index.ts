@@ -54,6 +54,7 @@ export {
   FileWriteError,
   InvalidElementError,
   ElementError,
+  CancelledError,
   InvalidAddressError,
   ConnectTimeoutError,
   ProtocolVersionError,

@@ -23,21 +23,15 @@
  * @module
  */
 import { availableParallelism } from "node:os";
-import { MessageChannel, Worker } from "node:worker_threads";
+import { MessageChannel, type Worker } from "node:worker_threads";
 import {
   ClosedError,
   InvalidArgumentError,
-  KilledWorkerError,
   MissingKeyError,
-  ModuleResolutionError,
-  TaskError,
   deserializeError,
   serializeError,
-  type SerializedError,
 } from "../core/errors.js";
-import { assertShippable } from "../core/functions.js";
-import { task, lit, ref, opRef, type Graph, type Key, type TaskNode } from "../core/graph.js";
-import { executionOrder } from "../core/order.js";
+import type { Graph, Key, TaskNode } from "../core/graph.js";
 import { InprocComm } from "../comm/inproc.js";
 import type { FromWorkerMsg, ToClientMsg } from "../scheduler/messages.js";
 import { SchedulerShell } from "../scheduler/shell.js";
@@ -45,6 +39,9 @@ import { packCodec } from "../scheduler/pack.js";
 import type { SchedulerConfig } from "../scheduler/state.js";
 import type { HeldKey, PersistedValue, RunOptions, Scheduler } from "../scheduler/types.js";
 import type { FromThreadMsg, ThreadInit, ToThreadMsg } from "../worker/thread-protocol.js";
+import { startThread } from "../worker/spawn.js";
+import { taskError } from "./task-error.js";
+import { graphToTasks } from "../scheduler/intake.js";
 
 /**
  * Options of {@link LocalCluster.start}.
@@ -271,16 +268,7 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
    */
   private prepare(graph: Graph): [Key, TaskNode][] {
     if (this.closed) throw new ClosedError("The local cluster");
-    const ordered = executionOrder(graph, { has: (k) => this.holds(k) });
-    assertShippable(graph);
-    const out: [Key, TaskNode][] = [];
-    for (const key of ordered) {
-      const node = graph.get(key)!;
-      if (node.kind === "task") out.push([key, node]);
-      else if (node.kind === "literal") out.push([key, task(opRef("dask.identity"), [lit(node.value)])]);
-      else out.push([key, task(opRef("dask.identity"), [ref(node.target)])]);
-    }
-    return out;
+    return graphToTasks(graph, (k) => this.holds(k));
   }
 
   private run(graph: Graph, keys: readonly Key[], deliver: boolean, options: RunOptions): Promise<{ client: string; values: Map<Key, unknown> }> {
@@ -446,48 +434,6 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
-  }
-}
-
-function taskError(blame: Key, rec: SerializedError): Error {
-  const original = deserializeError(rec);
-  // Errors about running the task at all (not raised by the user's function) keep their own class.
-  if (original instanceof KilledWorkerError || original instanceof ModuleResolutionError || original instanceof InvalidArgumentError) return original;
-  return new TaskError(rec.taskKey ?? blame, rec, original);
-}
-
-/**
- * The Node flags worker threads start with: the parent's, minus those that
- * only make sense for the main script (`-e`, `-p`, `--input-type`) and would
- * stop a worker from starting. `undefined` (inherit, Node's default, which
- * also skips V8 flags such as `--max-old-space-size`) when nothing needs removing.
- */
-function workerExecArgv(): string[] | undefined {
-  const out: string[] = [];
-  const argv = process.execArgv;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === "-e" || a === "--eval" || a === "-p" || a === "--print" || a === "--input-type") {
-      i++;
-      continue;
-    }
-    if (a.startsWith("--eval=") || a.startsWith("--print=") || a.startsWith("--input-type=")) continue;
-    out.push(a);
-  }
-  return out.length === argv.length ? undefined : out;
-}
-
-/** Start a worker thread. Flags Node refuses for workers (V8 and process options) are dropped, not fatal. */
-function startThread(init: ThreadInit, memoryLimitMb: number | undefined): Worker {
-  const url = new URL("../worker/thread.js", import.meta.url);
-  const resourceLimits = memoryLimitMb === undefined ? {} : { resourceLimits: { maxOldGenerationSizeMb: memoryLimitMb } };
-  const execArgv = workerExecArgv();
-  try {
-    return new Worker(url, { workerData: init, ...resourceLimits, ...(execArgv === undefined ? {} : { execArgv }) });
-  } catch (err) {
-    if ((err as { code?: string }).code !== "ERR_WORKER_INVALID_EXEC_ARGV" || execArgv === undefined) throw err;
-    const invalid = new Set(((err as Error).message.split(": ").pop() ?? "").split(",").map((f) => f.trim()));
-    return new Worker(url, { workerData: init, ...resourceLimits, execArgv: execArgv.filter((a) => !invalid.has(a)) });
   }
 }
 

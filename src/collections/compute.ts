@@ -20,6 +20,8 @@ import { optimize, type OptimizeOptions } from "../core/optimize/index.js";
 import { defaultLocalCluster } from "../client/embedded.js";
 import { syncScheduler } from "../scheduler/sync.js";
 import type { HeldKey, Scheduler } from "../scheduler/types.js";
+import { getDefaultScheduler } from "../scheduler/default.js";
+export { setDefaultScheduler } from "../scheduler/default.js";
 import type { VisualizeOptions, VisualizeResult } from "../diagnostics/visualize.js";
 import type { Delayed } from "./delayed.js";
 
@@ -99,24 +101,9 @@ export interface ComputeOptions {
 
 const OPTION_NAMES = new Set(["scheduler", "optimize", "priority"]);
 
-let defaultScheduler: Scheduler | undefined;
-
-/**
- * Make `scheduler` the default for every computation that names none
- * (`undefined` restores the embedded cluster).
- *
- * @example
- * ```ts
- * setDefaultScheduler(await LocalCluster.start({ workers: 2 }));
- * ```
- */
-export function setDefaultScheduler(scheduler: Scheduler | undefined): void {
-  defaultScheduler = scheduler;
-}
-
 /** @internal Resolve the scheduler option. */
 export async function resolveScheduler(option: ComputeOptions["scheduler"]): Promise<Scheduler> {
-  if (option === undefined) return defaultScheduler ?? (await defaultLocalCluster());
+  if (option === undefined) return getDefaultScheduler() ?? (await defaultLocalCluster());
   if (typeof option === "object" && option !== null && typeof (option as Scheduler).compute === "function") return option;
   switch (option) {
     case "sync":

@@ -57,6 +57,7 @@ export interface DaskErrorCodes {
   DASK_ERR_FILE_WRITE: FileWriteError;
   DASK_ERR_INVALID_ELEMENT: InvalidElementError;
   DASK_ERR_ELEMENT: ElementError;
+  DASK_ERR_CANCELLED: CancelledError;
 }
 
 /**
@@ -791,6 +792,26 @@ export class SerializeError extends DaskError {
   }
 }
 
+/**
+ * The computation of a future was cancelled (by `cancel()`, on it or on another future of the same key).
+ *
+ * @example
+ * ```ts
+ * const f = client.submit(slow, 1);
+ * await f.cancel();
+ * await f.result(); // CancelledError
+ * ```
+ */
+export class CancelledError extends DaskError {
+  override readonly name = "CancelledError";
+  /** The key that was cancelled. */
+  readonly key: string;
+  constructor(key: string) {
+    super("DASK_ERR_CANCELLED", `The computation of ${key} was cancelled. Submit it again to compute it.`);
+    this.key = key;
+  }
+}
+
 /** An error as a plain record that survives structured clone and msgpack. */
 export interface SerializedError {
   readonly name: string;
@@ -899,6 +920,9 @@ export function deserializeError(rec: SerializedError): Error {
       break;
     case "DASK_ERR_INVALID_ELEMENT":
       err = new InvalidElementError(s("path"), Number(f["index"] ?? 0), s("elementType"));
+      break;
+    case "DASK_ERR_CANCELLED":
+      err = new CancelledError(s("key"));
       break;
     case "DASK_ERR_ELEMENT":
       err = new ElementError(s("path"), Number(f["line"] ?? 0), "");

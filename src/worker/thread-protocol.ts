@@ -5,9 +5,8 @@
  * @module
  */
 import type { MessagePort } from "node:worker_threads";
-import type { SerializedError } from "../core/errors.js";
-import type { Key } from "../core/graph.js";
 import type { FromWorkerMsg, ToWorkerMsg } from "../scheduler/messages.js";
+import type { DataReply, DataRequest } from "../scheduler/protocol.js";
 
 /** `workerData` of a worker thread. */
 export interface ThreadInit {
@@ -17,19 +16,7 @@ export interface ThreadInit {
 }
 
 /** Peer ↔ peer (and scheduler → worker) data requests and replies. */
-export type PeerMsg =
-  | { readonly op: "get-data"; readonly id: number; readonly keys: readonly Key[] }
-  /**
-   * The held values among the requested keys, as parallel arrays (cheap to
-   * clone); `unsendable`: held keys whose values cannot be cloned, and why.
-   */
-  | {
-      readonly op: "data";
-      readonly id: number;
-      readonly keys: readonly Key[];
-      readonly values: readonly unknown[];
-      readonly unsendable?: { readonly keys: readonly Key[]; readonly errors: readonly SerializedError[] };
-    };
+export type PeerMsg = DataRequest | DataReply;
 
 /** Main thread → worker thread. */
 export type ToThreadMsg =

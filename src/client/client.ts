@@ -1,0 +1,594 @@
+/**
+ * `Client`: the futures API of a network cluster, and a {@link Scheduler}
+ * for collections. It talks to a `dask-ts scheduler` over one TCP
+ * connection; everything it does is a message.
+ *
+ * - Futures (`submit`, `map`, `scatter`) are keys of the client's own
+ *   session, held on the cluster while a `Future` refers to them.
+ * - Every `compute()` and `persist()` is a session of its own, so two
+ *   computations never release each other's keys; a compute's session ends
+ *   with it, a persist's when its last key is released.
+ * - While a client is open it is the default scheduler: `x.compute()`
+ *   runs on its cluster. Closing it restores the previous default.
+ *
+ * @example
+ * ```ts
+ * import { Client } from "dask-ts/distributed";
+ * await using client = await Client.connect("tcp://127.0.0.1:8786");
+ * const f = client.submit((x: number) => x + 1, 1);
+ * console.log(await f.result()); // 2
+ * ```
+ * @module
+ */
+import { CancelledError, ClosedError, InvalidArgumentError, MissingKeyError, deserializeError } from "../core/errors.js";
+import { assertShippable, fnRefName, fnRefOf } from "../core/functions.js";
+import { lit, opRef, ref, task, type Expr, type Graph, type Key, type TaskNode } from "../core/graph.js";
+import { randomToken, tokenize } from "../core/tokenize.js";
+import { connect, type TcpComm } from "../comm/tcp.js";
+import type { ClientToScheduler, SchedulerToClient } from "../scheduler/protocol.js";
+import type { HeldKey, PersistedValue, RunOptions, Scheduler } from "../scheduler/types.js";
+import { getDefaultScheduler, setDefaultScheduler } from "../scheduler/default.js";
+import { Future, type FutureOwner, type FutureStatus } from "./future.js";
+import { taskError } from "./task-error.js";
+import { graphToTasks } from "../scheduler/intake.js";
+import "../ops/index.js";
+
+/**
+ * Options of {@link Client.connect}.
+ *
+ * @example
+ * ```ts
+ * await Client.connect("tcp://10.0.0.5:8786", { name: "etl", timeoutMs: 10_000 });
+ * ```
+ */
+export interface ClientOptions {
+  /** Shown in the scheduler's logs. */
+  readonly name?: string;
+  /** How long to keep trying to reach the scheduler. Default 30 s. */
+  readonly timeoutMs?: number;
+  /** Become the default scheduler of `compute()` while open. Default true. */
+  readonly setAsDefault?: boolean;
+}
+
+/**
+ * Options of `submit` and `map`.
+ *
+ * @example
+ * ```ts
+ * client.submit(fetchPage, url, { key: `page-${url}`, priority: 10, pure: false });
+ * ```
+ */
+export interface SubmitOptions {
+  /** The key of the result. Default: the function's name and a hash of the arguments. */
+  readonly key?: Key;
+  /** Same function and arguments → same key, computed once (default true, as in Dask). */
+  readonly pure?: boolean;
+  /** Runs before lower priorities. Default 0. */
+  readonly priority?: number;
+}
+
+const SUBMIT_OPTIONS = new Set(["key", "pure", "priority"]);
+
+interface KeyRecord {
+  status: FutureStatus;
+  error: Error | undefined;
+  refs: number;
+  waiters: (() => void)[];
+}
+
+interface Session {
+  readonly keys: Set<Key>;
+  readonly values: Map<Key, unknown>;
+  remaining: number;
+  readonly onDone: (err: Error | undefined) => void;
+}
+
+let nextClientNumber = 0;
+
+/**
+ * A connection to a network cluster's scheduler.
+ *
+ * @example
+ * ```ts
+ * await using client = await Client.connect("tcp://127.0.0.1:8786");
+ * const total = client.submit((xs: number[]) => xs.reduce((a, b) => a + b, 0), client.map((x: number) => x * x, [1, 2, 3]));
+ * console.log(await total.result()); // 14
+ * ```
+ */
+export class Client implements Scheduler, AsyncDisposable, FutureOwner {
+  readonly name = "client";
+  /** The scheduler's address. */
+  readonly address: string;
+  private readonly records = new Map<Key, KeyRecord>();
+  private readonly sessions = new Map<string, Session>();
+  /** Keys held by each persist session, and the sessions holding each key. */
+  private readonly claims = new Map<string, Set<Key>>();
+  private readonly gathers = new Map<number, { resolve: (v: unknown[]) => void; reject: (e: Error) => void }>();
+  private nextSession = 0;
+  private nextGather = 0;
+  private workerCount = 0;
+  private workerWaiters: (() => void)[] = [];
+  private closedBy: Error | undefined;
+  private previousDefault: Scheduler | undefined;
+  private isDefault = false;
+  private readonly heartbeat: NodeJS.Timeout;
+
+  private constructor(
+    address: string,
+    private readonly comm: TcpComm<ClientToScheduler, SchedulerToClient>,
+    readonly id: string,
+    workers: number,
+  ) {
+    this.address = address;
+    this.workerCount = workers;
+    comm.onMessages((msgs) => this.onMessages(msgs));
+    void comm.closed.then((info) => this.lost(new ClosedError(`The connection to the scheduler at ${address} (${info.reason})`)));
+    this.heartbeat = setInterval(() => comm.send({ op: "heartbeat" }), 5_000);
+    this.heartbeat.unref();
+  }
+
+  /**
+   * Connect to a scheduler.
+   *
+   * @example
+   * ```ts
+   * const client = await Client.connect("tcp://127.0.0.1:8786");
+   * ```
+   */
+  static async connect(address: string, options: ClientOptions = {}): Promise<Client> {
+    if (typeof address !== "string" || address === "") throw new InvalidArgumentError("address", "Client.connect needs the scheduler's address, such as tcp://127.0.0.1:8786.");
+    const name = options.name ?? `client-${process.pid}-${nextClientNumber++}`;
+    const comm = await connect<ClientToScheduler, SchedulerToClient>(address, { role: "client", name, timeoutMs: options.timeoutMs ?? 30_000 });
+    const welcome = new Promise<Extract<SchedulerToClient, { op: "welcome" }>>((resolve, reject) => {
+      comm.onMessages((msgs) => {
+        const w = msgs.find((m) => m.op === "welcome");
+        if (w !== undefined) resolve(w as Extract<SchedulerToClient, { op: "welcome" }>);
+      });
+      void comm.closed.then((info) => reject(new ClosedError(`The connection to the scheduler at ${address} (${info.reason})`)));
+    });
+    comm.send({ op: "register-client", name });
+    const w = await welcome;
+    const client = new Client(address, comm, w.id, w.workers);
+    if (options.setAsDefault !== false) {
+      client.previousDefault = getDefaultScheduler();
+      client.isDefault = true;
+      setDefaultScheduler(client);
+    }
+    return client;
+  }
+
+  /** Workers connected to the scheduler, as last reported. */
+  get workers(): number {
+    return this.workerCount;
+  }
+
+  /**
+   * Resolve once the scheduler has at least `n` workers.
+   *
+   * @example
+   * ```ts
+   * await client.waitForWorkers(2);
+   * ```
+   */
+  async waitForWorkers(n: number): Promise<void> {
+    while (this.workerCount < n) {
+      if (this.closedBy !== undefined) throw this.closedBy;
+      await new Promise<void>((resolve) => this.workerWaiters.push(resolve));
+    }
+  }
+
+  // ---------------------------------------------------------------- messages
+
+  private onMessages(msgs: readonly SchedulerToClient[]): void {
+    for (const m of msgs) {
+      switch (m.op) {
+        case "welcome":
+          break;
+        case "workers": {
+          this.workerCount = m.count;
+          const ws = this.workerWaiters;
+          this.workerWaiters = [];
+          for (const w of ws) w();
+          break;
+        }
+        case "gathered": {
+          const g = this.gathers.get(m.id);
+          this.gathers.delete(m.id);
+          if (g === undefined) break;
+          if (m.error !== undefined) g.reject(deserializeError(m.error));
+          else g.resolve([...m.values]);
+          break;
+        }
+        case "key-in-memory":
+        case "task-erred":
+          if (m.session !== undefined) this.sessionMessage(m.session, m);
+          else this.futureMessage(m);
+          break;
+      }
+    }
+  }
+
+  private futureMessage(m: Extract<SchedulerToClient, { op: "key-in-memory" | "task-erred" }>): void {
+    const rec = this.records.get(m.key);
+    if (rec === undefined || rec.status === "cancelled") return;
+    if (m.op === "key-in-memory") {
+      rec.status = "finished";
+      rec.error = undefined;
+    } else {
+      rec.status = "error";
+      rec.error = taskError(m.blame, m.error);
+    }
+    this.wake(rec);
+  }
+
+  private sessionMessage(id: string, m: Extract<SchedulerToClient, { op: "key-in-memory" | "task-erred" }>): void {
+    const s = this.sessions.get(id);
+    if (s === undefined || !s.keys.has(m.key)) return;
+    if (m.op === "task-erred") {
+      s.onDone(taskError(m.blame, m.error));
+      return;
+    }
+    s.keys.delete(m.key);
+    if (m.hasValue) s.values.set(m.key, m.value);
+    if (--s.remaining === 0) s.onDone(undefined);
+  }
+
+  private wake(rec: KeyRecord): void {
+    const ws = rec.waiters;
+    rec.waiters = [];
+    for (const w of ws) w();
+  }
+
+  private lost(err: Error): void {
+    if (this.closedBy !== undefined) return;
+    this.closedBy = err;
+    clearInterval(this.heartbeat);
+    this.restoreDefault();
+    for (const rec of this.records.values()) {
+      if (rec.status === "pending" || rec.status === "finished") {
+        rec.status = "lost";
+        rec.error = err;
+      }
+      this.wake(rec);
+    }
+    for (const s of this.sessions.values()) s.onDone(err);
+    for (const g of this.gathers.values()) g.reject(err);
+    this.gathers.clear();
+    for (const w of this.workerWaiters) w();
+    this.workerWaiters = [];
+  }
+
+  private checkOpen(): void {
+    if (this.closedBy !== undefined) throw this.closedBy;
+  }
+
+  private send(msg: ClientToScheduler): void {
+    this.checkOpen();
+    this.comm.send(msg);
+  }
+
+  // ---------------------------------------------------------------- futures
+
+  /** @internal */
+  statusOf(key: Key): FutureStatus {
+    return this.records.get(key)?.status ?? "lost";
+  }
+
+  /** @internal */
+  errorOf(key: Key): Error | undefined {
+    const rec = this.records.get(key);
+    if (rec === undefined) return this.closedBy ?? new MissingKeyError(key);
+    if (rec.status === "cancelled") return new CancelledError(key);
+    return rec.error;
+  }
+
+  /** @internal */
+  wait(key: Key): Promise<void> {
+    const rec = this.records.get(key);
+    if (rec === undefined || rec.status !== "pending") return Promise.resolve();
+    return new Promise((resolve) => rec.waiters.push(resolve));
+  }
+
+  /** @internal */
+  async gatherOne(key: Key): Promise<unknown> {
+    const [v] = await this.gatherKeys([key]);
+    return v;
+  }
+
+  /** @internal */
+  retain(key: Key): void {
+    const rec = this.records.get(key);
+    if (rec !== undefined) rec.refs++;
+  }
+
+  /** @internal */
+  releaseRef(key: Key): void {
+    const rec = this.records.get(key);
+    if (rec === undefined) return;
+    if (--rec.refs > 0) return;
+    this.records.delete(key);
+    if (this.closedBy === undefined) this.comm.send({ op: "release-keys", keys: [key] });
+  }
+
+  /** @internal */
+  async cancel(keys: readonly Key[]): Promise<void> {
+    const mine: Key[] = [];
+    for (const k of keys) {
+      const rec = this.records.get(k);
+      if (rec === undefined || rec.status === "cancelled") continue;
+      rec.status = "cancelled";
+      rec.error = undefined;
+      this.wake(rec);
+      mine.push(k);
+    }
+    if (mine.length > 0 && this.closedBy === undefined) this.comm.send({ op: "release-keys", keys: mine });
+  }
+
+  private record(key: Key): KeyRecord {
+    let rec = this.records.get(key);
+    if (rec === undefined || rec.status === "cancelled" || rec.status === "lost") {
+      rec = { status: "pending", error: undefined, refs: rec?.refs ?? 0, waiters: rec?.waiters ?? [] };
+      this.records.set(key, rec);
+    }
+    return rec;
+  }
+
+  /** Turn a submit argument into an expression; futures become references to their keys. */
+  private argExpr(value: unknown, depth = 0): Expr {
+    if (value instanceof Future) {
+      if ((value as unknown as { owner: unknown }).owner !== this) throw new InvalidArgumentError("args", `Future ${value.key} belongs to another client.`);
+      return ref(value.key);
+    }
+    if (typeof value === "function") return { k: "f", fn: fnRefOf(value as (...a: never[]) => unknown) };
+    if (depth < 64 && Array.isArray(value) && value.some((v) => containsFuture(v, depth + 1))) return { k: "a", items: value.map((v) => this.argExpr(v, depth + 1)) };
+    if (depth < 64 && isPlainObject(value) && Object.values(value).some((v) => containsFuture(v, depth + 1))) {
+      return { k: "o", entries: Object.entries(value).map(([k, v]) => [k, this.argExpr(v, depth + 1)] as const) };
+    }
+    return lit(value);
+  }
+
+  private submitTasks(calls: readonly { key: Key; node: TaskNode }[], priority: number | undefined): void {
+    const graph: Graph = new Map(calls.map((c) => [c.key, c.node]));
+    assertShippable(graph);
+    const tasks = calls.map((c) => [c.key, c.node] as const);
+    const keys = calls.map((c) => c.key);
+    for (const k of keys) this.record(k);
+    this.send({ op: "update-graph", tasks, keys, deliver: false, ...(priority === undefined ? {} : { userPriority: priority }) });
+  }
+
+  private buildCall(fn: (...args: never[]) => unknown, args: readonly unknown[], options: SubmitOptions): { key: Key; node: TaskNode } {
+    const fref = fnRefOf(fn);
+    const exprs = args.map((a) => this.argExpr(a));
+    const key = options.key ?? `${fnRefName(fref)}-${options.pure === false ? randomToken() : tokenize(fref, args)}`;
+    return { key, node: task(fref, exprs) };
+  }
+
+  /**
+   * Run `fn(...args)` on the cluster; returns at once with a {@link Future}.
+   * Futures among the arguments are replaced by their values on the worker.
+   * A last argument of the form `{ key?, pure?, priority? }` is not passed:
+   * use {@link Client.submitWith} when the last real argument is such an object.
+   *
+   * @example
+   * ```ts
+   * const a = client.submit((x: number) => x + 1, 10);
+   * const b = client.submit((x: number, y: number) => x * y, a, 2);
+   * await b.result(); // 22
+   * ```
+   */
+  submit<A extends readonly unknown[], R>(fn: (...args: A) => R, ...args: FutureArgs<A>): Future<Awaited<R>> {
+    return this.submitWith({}, fn, ...args);
+  }
+
+  /**
+   * `submit` with options first.
+   *
+   * @example
+   * ```ts
+   * client.submitWith({ key: "answer", priority: 5 }, (x: number) => x * 2, 21);
+   * ```
+   */
+  submitWith<A extends readonly unknown[], R>(options: SubmitOptions, fn: (...args: A) => R, ...args: FutureArgs<A>): Future<Awaited<R>> {
+    checkSubmitOptions(options);
+    if (typeof fn !== "function") throw new InvalidArgumentError("fn", "submit needs a function first.");
+    const call = this.buildCall(fn as (...a: never[]) => unknown, args, options);
+    this.submitTasks([call], options.priority);
+    return new Future<Awaited<R>>(call.key, this);
+  }
+
+  /**
+   * Run `fn` on every item (or on items of several iterables zipped); one future per call.
+   *
+   * @example
+   * ```ts
+   * const squares = client.map((x: number) => x * x, [1, 2, 3]);
+   * await client.gather(squares); // [1, 4, 9]
+   * ```
+   */
+  map<T, R>(fn: (x: T, ...rest: never[]) => R, items: Iterable<T | Future<T>>, options: SubmitOptions & { readonly keys?: readonly Key[] } = {}): Future<Awaited<R>>[] {
+    const { keys, ...rest } = options;
+    checkSubmitOptions(rest);
+    if (typeof fn !== "function") throw new InvalidArgumentError("fn", "map needs a function first.");
+    const list = [...items];
+    if (keys !== undefined && keys.length !== list.length) throw new InvalidArgumentError("keys", `map got ${keys.length} keys for ${list.length} items.`);
+    const calls = list.map((x, i) => this.buildCall(fn as (...a: never[]) => unknown, [x], { ...rest, ...(keys === undefined ? {} : { key: keys[i]! }) }));
+    if (calls.length > 0) this.submitTasks(calls, rest.priority);
+    return calls.map((c) => new Future<Awaited<R>>(c.key, this));
+  }
+
+  /**
+   * Put local values on the cluster; returns one future per value. The
+   * values travel with their tasks, so the scheduler can recreate them on
+   * another worker if the one holding them dies.
+   *
+   * @example
+   * ```ts
+   * const [table] = client.scatter([bigLookupTable]);
+   * client.map((x: number, t: Map<number, string>) => t.get(x), [1, 2]); // pass `table` via submit
+   * ```
+   */
+  scatter<T>(values: readonly T[]): Future<T>[] {
+    const calls = values.map((v) => ({ key: `scatter-${tokenize(v)}`, node: task(opRef("dask.identity"), [lit(v)]) }));
+    if (calls.length > 0) this.submitTasks(calls, undefined);
+    return calls.map((c) => new Future<T>(c.key, this));
+  }
+
+  /**
+   * The values of futures (in the same shape: a future, an array or a plain object of futures).
+   * Rejects with the first error.
+   *
+   * @example
+   * ```ts
+   * const [a, b] = await client.gather([fa, fb]);
+   * ```
+   */
+  async gather<T>(futures: Future<T>): Promise<T>;
+  async gather<T>(futures: readonly Future<T>[]): Promise<T[]>;
+  /** Scheduler: the values of held keys, by name. */
+  async gather(keys: readonly Key[]): Promise<unknown[]>;
+  async gather(futures: Future | readonly (Future | Key)[]): Promise<unknown> {
+    if (Array.isArray(futures) && futures.length > 0 && futures.every((f) => typeof f === "string")) return this.gatherKeys(futures as Key[]);
+    const list = futures instanceof Future ? [futures] : [...(futures as readonly Future[])];
+    for (const f of list) if (!(f instanceof Future)) throw new InvalidArgumentError("futures", "gather takes futures (or an array of them).");
+    await Promise.all(list.map((f) => this.wait(f.key)));
+    for (const f of list) {
+      const err = this.errorOf(f.key);
+      if (err !== undefined) throw err;
+    }
+    const values = await this.gatherKeys([...new Set(list.map((f) => f.key))]);
+    const byKey = new Map<Key, unknown>();
+    [...new Set(list.map((f) => f.key))].forEach((k, i) => byKey.set(k, values[i]));
+    const out = list.map((f) => byKey.get(f.key));
+    return futures instanceof Future ? out[0] : out;
+  }
+
+  private gatherKeys(keys: readonly Key[]): Promise<unknown[]> {
+    this.checkOpen();
+    return new Promise((resolve, reject) => {
+      const id = this.nextGather++;
+      this.gathers.set(id, { resolve, reject });
+      this.comm.send({ op: "gather", id, keys });
+    });
+  }
+
+  // ---------------------------------------------------------------- Scheduler
+
+  private runSession(graph: Graph, keys: readonly Key[], deliver: boolean, options: RunOptions): Promise<{ session: string; values: Map<Key, unknown> }> {
+    const unique = [...new Set(keys)];
+    for (const k of unique) if (!graph.has(k) && !this.holds(k)) throw new MissingKeyError(k);
+    this.checkOpen();
+    const tasks = graphToTasks(graph, (k) => this.holds(k));
+    const session = `s${this.nextSession++}`;
+    return new Promise((resolve, reject) => {
+      const s: Session = {
+        keys: new Set(unique),
+        values: new Map(),
+        remaining: unique.length,
+        onDone: (err) => {
+          if (!this.sessions.delete(session)) return;
+          if (err !== undefined) {
+            if (this.closedBy === undefined) this.comm.send({ op: "release-session", session });
+            reject(err);
+          } else resolve({ session, values: s.values });
+        },
+      };
+      this.sessions.set(session, s);
+      this.send({ op: "update-graph", session, tasks, keys: unique, deliver, ...(options.priority === undefined ? {} : { userPriority: options.priority }) });
+      if (unique.length === 0) s.onDone(undefined);
+    });
+  }
+
+  /** @internal Scheduler: run a graph and return the values of `keys`. */
+  async compute(graph: Graph, keys: readonly Key[], options: RunOptions = {}): Promise<unknown[]> {
+    const { session, values } = await this.runSession(graph, keys, true, options);
+    try {
+      const missing = keys.filter((k) => !values.has(k));
+      if (missing.length > 0) {
+        const got = await this.gatherKeys([...new Set(missing)]);
+        [...new Set(missing)].forEach((k, i) => values.set(k, got[i]));
+      }
+      return keys.map((k) => values.get(k));
+    } finally {
+      if (this.closedBy === undefined) this.comm.send({ op: "release-session", session });
+    }
+  }
+
+  /** @internal Scheduler: run a graph and keep the values of `keys` on the cluster. */
+  async persist(graph: Graph, keys: readonly Key[], options: RunOptions = {}): Promise<PersistedValue[]> {
+    const { session } = await this.runSession(graph, keys, false, options);
+    this.claims.set(session, new Set(keys));
+    return keys.map((key) => ({ kind: "held", held: { scheduler: this, key, claim: session } satisfies HeldKey }));
+  }
+
+  /** @internal Scheduler: whether a persist of this client holds `key`. */
+  holds(key: Key): boolean {
+    if (this.closedBy !== undefined) return false;
+    for (const keys of this.claims.values()) if (keys.has(key)) return true;
+    return false;
+  }
+
+  /** @internal Scheduler: let go of held keys. */
+  release(keys: readonly Key[], claim?: string): void {
+    for (const [session, held] of this.claims) {
+      if (claim !== undefined && claim !== session) continue;
+      const mine = keys.filter((k) => held.delete(k));
+      if (mine.length === 0 || this.closedBy !== undefined) continue;
+      if (held.size === 0) {
+        this.claims.delete(session);
+        this.comm.send({ op: "release-session", session });
+      } else this.comm.send({ op: "release-keys", session, keys: mine });
+    }
+  }
+
+  private restoreDefault(): void {
+    if (!this.isDefault) return;
+    this.isDefault = false;
+    if (getDefaultScheduler() === this) setDefaultScheduler(this.previousDefault);
+  }
+
+  /**
+   * Disconnect. Pending futures fail with `ClosedError`; the cluster keeps running.
+   *
+   * @example
+   * ```ts
+   * await client.close();
+   * ```
+   */
+  async close(): Promise<void> {
+    if (this.closedBy !== undefined) return;
+    this.lost(new ClosedError("The client"));
+    await this.comm.close("the client closed");
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/**
+ * The arguments of `submit`: each may be given as a {@link Future} of it.
+ *
+ * @example
+ * ```ts
+ * type A = FutureArgs<[number, string]>; // [number | Future<number>, string | Future<string>]
+ * ```
+ */
+export type FutureArgs<A extends readonly unknown[]> = { [K in keyof A]: A[K] | Future<A[K]> };
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && Object.getPrototypeOf(v) === Object.prototype;
+}
+
+function containsFuture(v: unknown, depth: number): boolean {
+  if (v instanceof Future) return true;
+  if (depth >= 64) return false;
+  if (Array.isArray(v)) return v.some((x) => containsFuture(x, depth + 1));
+  if (isPlainObject(v)) return Object.values(v).some((x) => containsFuture(x, depth + 1));
+  return false;
+}
+
+function checkSubmitOptions(options: object): void {
+  for (const k of Object.keys(options)) {
+    if (!SUBMIT_OPTIONS.has(k)) throw new InvalidArgumentError("options", `Unknown submit option "${k}". The options are: key, pure, priority.`);
+  }
+}

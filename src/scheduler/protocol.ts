@@ -1,0 +1,86 @@
+/**
+ * The network cluster's messages, beyond the scheduler ↔ worker task
+ * protocol of `messages.ts` (which travels unchanged): how workers and
+ * clients introduce themselves, how data is asked for, and the client's
+ * requests. Every connection is a batched `TcpComm` stream; a request that
+ * expects an answer carries an `id` the answer repeats.
+ *
+ * @module
+ */
+import type { SerializedError } from "../core/errors.js";
+import type { Key, TaskNode } from "../core/graph.js";
+import type { FromWorkerMsg, ToClientMsg, ToWorkerMsg } from "./messages.js";
+
+/** Worker process → scheduler. The first message is `register-worker`. */
+export type WorkerToScheduler =
+  | {
+      readonly op: "register-worker";
+      /** Where peers reach this worker for data (`tcp://host:port`). */
+      readonly address: string;
+      readonly name: string;
+      readonly nthreads: number;
+      readonly memoryLimitMb?: number;
+    }
+  | FromWorkerMsg
+  | DataReply
+  | { readonly op: "heartbeat" };
+
+/** Scheduler → worker process. */
+export type SchedulerToWorker =
+  | ToWorkerMsg
+  | DataRequest
+  /** The workers this one may fetch inputs from (sent on every change of membership). */
+  | { readonly op: "peers"; readonly add: readonly string[]; readonly remove: readonly string[] }
+  /** Leave: finish nothing more, close. */
+  | { readonly op: "terminate"; readonly reason: string };
+
+/** Ask for the values of keys; the answer lists those held. */
+export interface DataRequest {
+  readonly op: "get-data";
+  readonly id: number;
+  readonly keys: readonly Key[];
+}
+
+/** The held values among the requested keys, as parallel arrays; `errors`: held keys that could not be sent, and why. */
+export interface DataReply {
+  readonly op: "data";
+  readonly id: number;
+  readonly keys: readonly Key[];
+  readonly values: readonly unknown[];
+  readonly unsendable?: { readonly keys: readonly Key[]; readonly errors: readonly SerializedError[] };
+}
+
+/** Client → scheduler. The first message is `register-client`. */
+export type ClientToScheduler =
+  | { readonly op: "register-client"; readonly name: string }
+  | {
+      readonly op: "update-graph";
+      /**
+       * The session the keys belong to: each `compute()` and `persist()` of a
+       * client is its own session, so releasing one never releases another's
+       * keys. Absent: the client's own session (its futures).
+       */
+      readonly session?: string;
+      /** Tasks in execution order; literal and alias nodes already turned into tasks. */
+      readonly tasks: readonly (readonly [Key, TaskNode])[];
+      readonly keys: readonly Key[];
+      /** Deliver results with their completion and forget them (compute), or hold them (futures, persist). */
+      readonly deliver: boolean;
+      readonly userPriority?: number;
+    }
+  | { readonly op: "release-keys"; readonly keys: readonly Key[]; readonly session?: string }
+  /** Forget a session and everything it wanted. */
+  | { readonly op: "release-session"; readonly session: string }
+  | { readonly op: "gather"; readonly id: number; readonly keys: readonly Key[] }
+  | { readonly op: "heartbeat" };
+
+/** Scheduler → client. */
+export type SchedulerToClient =
+  | { readonly op: "welcome"; readonly id: string; readonly workers: number }
+  | (ToClientMsg & { readonly session?: string })
+  | { readonly op: "gathered"; readonly id: number; readonly keys: readonly Key[]; readonly values: readonly unknown[]; readonly error?: SerializedError }
+  /** Workers joined or left (for `waitForWorkers`). */
+  | { readonly op: "workers"; readonly count: number };
+
+/** Worker process ↔ worker process: inputs fetched from peers. */
+export type PeerMessage = DataRequest | DataReply;

@@ -1,0 +1,312 @@
+/**
+ * The network scheduler: a TCP listener around the same {@link SchedulerShell}
+ * (and so the same state machine) the embedded cluster runs. Worker
+ * processes and clients connect and introduce themselves with their first
+ * message; after that, worker messages feed the state machine and its
+ * instructions go back over the same connections.
+ *
+ * Liveness: a worker is removed (its results recomputed elsewhere, its
+ * running tasks retried) as soon as its connection drops, or when it has
+ * sent nothing — not even a heartbeat — for `workerTimeoutMs`. A client
+ * that disconnects releases everything it wanted.
+ *
+ * @example
+ * ```ts
+ * const server = await SchedulerServer.start({ host: "0.0.0.0", port: 8786 });
+ * console.log(`scheduler at ${server.address}`);
+ * ```
+ * @module
+ */
+import { MissingKeyError, serializeError } from "../core/errors.js";
+import type { Key } from "../core/graph.js";
+import { listen, type TcpComm, type TcpListener } from "../comm/tcp.js";
+import type { ToClientMsg } from "./messages.js";
+import type { ClientToScheduler, DataReply, SchedulerToClient, SchedulerToWorker, WorkerToScheduler } from "./protocol.js";
+import { SchedulerShell } from "./shell.js";
+import type { SchedulerConfig } from "./state.js";
+
+/**
+ * Options of {@link SchedulerServer.start}.
+ *
+ * @example
+ * ```ts
+ * const opts: SchedulerServerOptions = { host: "127.0.0.1", port: 0, workerTimeoutMs: 5000 };
+ * ```
+ */
+export interface SchedulerServerOptions {
+  /** Interface to listen on. Default `127.0.0.1`; `0.0.0.0` for every interface. */
+  readonly host?: string;
+  /** Port; 0 picks a free one. Default 8786. */
+  readonly port?: number;
+  /** A worker silent for this long is taken for dead. Default 10,000 ms. */
+  readonly workerTimeoutMs?: number;
+  /** Scheduler tunables (saturation, allowed failures, validation). */
+  readonly scheduler?: SchedulerConfig;
+  /** Told about workers and clients coming and going. */
+  readonly log?: (line: string) => void;
+}
+
+interface WorkerConn {
+  readonly address: string;
+  readonly name: string;
+  readonly comm: TcpComm<SchedulerToWorker, WorkerToScheduler>;
+  lastSeen: number;
+  readonly requests: Map<number, (reply: DataReply) => void>;
+}
+
+/**
+ * A running network scheduler.
+ *
+ * @example
+ * ```ts
+ * await using server = await SchedulerServer.start({ port: 0 });
+ * const client = await Client.connect(server.address);
+ * ```
+ */
+export class SchedulerServer implements AsyncDisposable {
+  readonly shell: SchedulerShell;
+  private readonly workers = new Map<string, WorkerConn>();
+  private readonly clients = new Map<string, TcpComm<SchedulerToClient, ClientToScheduler>>();
+  /** The sessions each client opened (scheduler client ids). */
+  private readonly sessions = new Map<string, Set<string>>();
+  private nextClient = 0;
+  private nextRequest = 0;
+  private closing = false;
+  private readonly timer: NodeJS.Timeout;
+
+  private constructor(
+    private readonly listener: TcpListener<SchedulerToWorker | SchedulerToClient, WorkerToScheduler | ClientToScheduler>,
+    private readonly options: SchedulerServerOptions,
+  ) {
+    this.shell = new SchedulerShell({ allowedFailures: 3, ...options.scheduler });
+    listener.onConnection((comm) => this.accept(comm));
+    const timeout = options.workerTimeoutMs ?? 10_000;
+    this.timer = setInterval(() => this.checkWorkers(timeout), Math.min(1000, Math.max(50, timeout / 4)));
+    this.timer.unref();
+  }
+
+  /**
+   * Listen and serve.
+   *
+   * @example
+   * ```ts
+   * const server = await SchedulerServer.start({ port: 0 });
+   * ```
+   */
+  static async start(options: SchedulerServerOptions = {}): Promise<SchedulerServer> {
+    const listener = await listen<SchedulerToWorker | SchedulerToClient, WorkerToScheduler | ClientToScheduler>({
+      host: options.host ?? "127.0.0.1",
+      port: options.port ?? 8786,
+      role: "scheduler",
+      name: "scheduler",
+    });
+    return new SchedulerServer(listener, options);
+  }
+
+  /** Where workers and clients connect: `tcp://host:port`. */
+  get address(): string {
+    return this.listener.address;
+  }
+
+  /** Addresses of the connected workers. */
+  get workerAddresses(): string[] {
+    return [...this.workers.keys()];
+  }
+
+  private log(line: string): void {
+    this.options.log?.(line);
+  }
+
+  private accept(comm: TcpComm<SchedulerToWorker | SchedulerToClient, WorkerToScheduler | ClientToScheduler>): void {
+    let role: "unknown" | "worker" | "client" = "unknown";
+    let worker: WorkerConn | undefined;
+    let client: string | undefined;
+    comm.onMessages((batch) => {
+      let i = 0;
+      if (role === "unknown" && batch.length > 0) {
+        const first = batch[0]!;
+        i = 1;
+        if (first.op === "register-worker") {
+          role = "worker";
+          worker = this.addWorker(comm as TcpComm<SchedulerToWorker, WorkerToScheduler>, first);
+        } else if (first.op === "register-client") {
+          role = "client";
+          client = this.addClient(comm as TcpComm<SchedulerToClient, ClientToScheduler>, first.name);
+        } else {
+          void comm.close(`the first message must register a worker or a client, got op ${JSON.stringify((first as { op?: unknown }).op)}`);
+          return;
+        }
+      }
+      if (worker !== undefined) this.fromWorker(worker, batch.slice(i) as WorkerToScheduler[]);
+      else if (client !== undefined) this.fromClient(client, comm as TcpComm<SchedulerToClient, ClientToScheduler>, batch.slice(i) as ClientToScheduler[]);
+    });
+    void comm.closed.then(() => {
+      if (worker !== undefined) this.dropWorker(worker, "its connection closed");
+      if (client !== undefined) this.dropClient(client);
+    });
+  }
+
+  // ---------------------------------------------------------------- workers
+
+  private addWorker(comm: TcpComm<SchedulerToWorker, WorkerToScheduler>, reg: Extract<WorkerToScheduler, { op: "register-worker" }>): WorkerConn | undefined {
+    if (this.workers.has(reg.address)) {
+      void comm.close(`a worker at ${reg.address} is already registered`);
+      return undefined;
+    }
+    const w: WorkerConn = { address: reg.address, name: reg.name, comm, lastSeen: Date.now(), requests: new Map() };
+    this.workers.set(w.address, w);
+    comm.send({ op: "peers", add: [...this.workers.keys()].filter((a) => a !== w.address), remove: [] });
+    for (const other of this.workers.values()) if (other !== w) other.comm.send({ op: "peers", add: [w.address], remove: [] });
+    this.shell.addWorker(w.address, reg.nthreads, {
+      send: (m) => comm.send(m),
+      getData: (keys) =>
+        new Promise((resolve) => {
+          const id = this.nextRequest++;
+          w.requests.set(id, (reply) => {
+            const got = new Map<Key, unknown>();
+            reply.keys.forEach((k, j) => got.set(k, reply.values[j]));
+            resolve(got);
+          });
+          comm.send({ op: "get-data", id, keys });
+        }),
+    });
+    this.log(`worker ${w.name} registered at ${w.address} (${reg.nthreads} thread${reg.nthreads === 1 ? "" : "s"})`);
+    this.broadcastWorkerCount();
+    return w;
+  }
+
+  private fromWorker(w: WorkerConn | undefined, msgs: readonly WorkerToScheduler[]): void {
+    if (w === undefined || !this.workers.has(w.address)) return;
+    w.lastSeen = Date.now();
+    const task = [];
+    for (const m of msgs) {
+      if (m.op === "data") {
+        const r = w.requests.get(m.id);
+        w.requests.delete(m.id);
+        r?.(m);
+      } else if (m.op === "task-finished" || m.op === "task-erred" || m.op === "missing-data") task.push(m);
+    }
+    if (task.length > 0) this.shell.fromWorker(w.address, task);
+  }
+
+  private dropWorker(w: WorkerConn, why: string): void {
+    if (this.workers.get(w.address) !== w) return;
+    this.workers.delete(w.address);
+    for (const r of w.requests.values()) r({ op: "data", id: -1, keys: [], values: [] });
+    w.requests.clear();
+    if (!w.comm.isClosed) void w.comm.close(`removed: ${why}`);
+    if (this.closing) return;
+    this.log(`worker ${w.name} at ${w.address} removed: ${why}`);
+    for (const other of this.workers.values()) other.comm.send({ op: "peers", add: [], remove: [w.address] });
+    this.shell.removeWorker(w.address, false);
+    this.broadcastWorkerCount();
+  }
+
+  private checkWorkers(timeout: number): void {
+    const now = Date.now();
+    for (const w of [...this.workers.values()]) if (now - w.lastSeen > timeout) this.dropWorker(w, `silent for ${now - w.lastSeen} ms`);
+  }
+
+  // ---------------------------------------------------------------- clients
+
+  private addClient(comm: TcpComm<SchedulerToClient, ClientToScheduler>, name: string): string {
+    const id = `client-${this.nextClient++}${name === "" ? "" : `-${name}`}`;
+    this.clients.set(id, comm);
+    this.shell.addClient(id, (msg: ToClientMsg) => comm.send(msg));
+    comm.send({ op: "welcome", id, workers: this.workers.size });
+    this.log(`client ${id} connected`);
+    return id;
+  }
+
+  /** The scheduler client of a session, opened on first use. */
+  private session(id: string, comm: TcpComm<SchedulerToClient, ClientToScheduler>, session: string | undefined): string {
+    if (session === undefined) return id;
+    const sid = `${id}/${session}`;
+    const mine = this.sessions.get(id) ?? new Set<string>();
+    this.sessions.set(id, mine);
+    if (!mine.has(sid)) {
+      mine.add(sid);
+      this.shell.addClient(sid, (msg: ToClientMsg) => comm.send({ ...msg, session }));
+    }
+    return sid;
+  }
+
+  private fromClient(id: string, comm: TcpComm<SchedulerToClient, ClientToScheduler>, msgs: readonly ClientToScheduler[]): void {
+    for (const m of msgs) {
+      switch (m.op) {
+        case "update-graph":
+          try {
+            this.shell.stimulus({
+              type: "update-graph",
+              client: this.session(id, comm, m.session),
+              tasks: m.tasks,
+              keys: m.keys,
+              deliver: m.deliver,
+              ...(m.userPriority === undefined ? {} : { userPriority: m.userPriority }),
+              stimulusId: this.shell.stimulusId("update-graph"),
+            });
+          } catch (err) {
+            // A graph the machine refuses (a bug or a malformed message) fails its keys, not the scheduler.
+            const error = serializeError(err);
+            for (const k of m.keys) comm.send({ op: "task-erred", key: k, blame: k, error, ...(m.session === undefined ? {} : { session: m.session }) });
+          }
+          break;
+        case "release-keys":
+          this.shell.stimulus({ type: "client-releases-keys", client: this.session(id, comm, m.session), keys: m.keys, stimulusId: this.shell.stimulusId("release") });
+          break;
+        case "release-session": {
+          const sid = `${id}/${m.session}`;
+          if (this.sessions.get(id)?.delete(sid) === true) this.shell.removeClient(sid);
+          break;
+        }
+        case "gather":
+          this.gather(comm, m.id, m.keys);
+          break;
+        case "heartbeat":
+        case "register-client":
+          break;
+      }
+    }
+  }
+
+  private gather(comm: TcpComm<SchedulerToClient, ClientToScheduler>, id: number, keys: readonly Key[]): void {
+    this.shell.gather(keys).then(
+      (got) => comm.send({ op: "gathered", id, keys, values: keys.map((k) => got.get(k)) }),
+      (err: unknown) => comm.send({ op: "gathered", id, keys: [], values: [], error: serializeError(err instanceof Error ? err : new MissingKeyError(String(err))) }),
+    );
+  }
+
+  private dropClient(id: string): void {
+    if (!this.clients.delete(id)) return;
+    for (const sid of this.sessions.get(id) ?? []) this.shell.removeClient(sid);
+    this.sessions.delete(id);
+    this.shell.removeClient(id);
+    this.log(`client ${id} disconnected`);
+  }
+
+  private broadcastWorkerCount(): void {
+    for (const c of this.clients.values()) c.send({ op: "workers", count: this.workers.size });
+  }
+
+  /**
+   * Stop: tell the workers to leave, close every connection and the listener.
+   *
+   * @example
+   * ```ts
+   * await server.close();
+   * ```
+   */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    clearInterval(this.timer);
+    for (const w of this.workers.values()) w.comm.send({ op: "terminate", reason: "the scheduler is shutting down" });
+    await Promise.all([...this.workers.values()].map((w) => w.comm.close("the scheduler is shutting down")));
+    await Promise.all([...this.clients.values()].map((c) => c.close("the scheduler is shutting down")));
+    await this.listener.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}

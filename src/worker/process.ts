@@ -1,0 +1,281 @@
+/**
+ * A network worker: the process a `dask-ts worker` command (or its nanny)
+ * runs. Tasks run on a worker thread running the very same `thread.ts` as
+ * the embedded cluster, with the same state machine; this process's main
+ * thread is a relay between that thread and the network:
+ *
+ * - scheduler ↔ thread: task messages pass through unchanged;
+ * - thread → peers: for every other worker the scheduler announces, the
+ *   thread gets a `MessagePort` whose requests the relay carries to that
+ *   worker's process over TCP (one connection per peer, opened on first use);
+ * - peers → thread: data requests arriving on this worker's listener are
+ *   handed to the thread and its answer sent back.
+ *
+ * The worker heartbeats the scheduler every second and stops when the
+ * scheduler tells it to or its connection to the scheduler drops.
+ *
+ * @example
+ * ```ts
+ * const worker = await NetworkWorker.start({ scheduler: "tcp://10.0.0.5:8786", name: "w1" });
+ * await worker.finished; // until the scheduler goes away
+ * ```
+ * @module
+ */
+import { hostname } from "node:os";
+import { MessageChannel, type Worker } from "node:worker_threads";
+import { ClosedError } from "../core/errors.js";
+import { connect, listen, type TcpComm, type TcpListener } from "../comm/tcp.js";
+import { InprocComm } from "../comm/inproc.js";
+import { packCodec } from "../scheduler/pack.js";
+import type { DataReply, PeerMessage, SchedulerToWorker, WorkerToScheduler } from "../scheduler/protocol.js";
+import type { FromThreadMsg, PeerMsg, ToThreadMsg } from "./thread-protocol.js";
+import { startThread } from "./spawn.js";
+
+/**
+ * Options of {@link NetworkWorker.start}.
+ *
+ * @example
+ * ```ts
+ * const opts: NetworkWorkerOptions = { scheduler: "tcp://127.0.0.1:8786", nthreads: 1, memoryLimitMb: 4096 };
+ * ```
+ */
+export interface NetworkWorkerOptions {
+  /** The scheduler's address, `tcp://host:port`. */
+  readonly scheduler: string;
+  /** A name shown in logs. Default: host and pid. */
+  readonly name?: string;
+  /** Tasks run at once (more than 1 helps only async, I/O-bound tasks). Default 1. */
+  readonly nthreads?: number;
+  /** Heap limit of the task thread, in MiB. Default: V8's own. */
+  readonly memoryLimitMb?: number;
+  /** Interface the peer listener binds. Default: `127.0.0.1` when the scheduler is on loopback, else `0.0.0.0`. */
+  readonly host?: string;
+  /** The host name peers use to reach this worker. Default: the listener's host, or this machine's name when it binds every interface. */
+  readonly contactHost?: string;
+  /** How long to keep trying to reach the scheduler. Default 30 s. */
+  readonly connectTimeoutMs?: number;
+  /** Told about the worker's life. */
+  readonly log?: (line: string) => void;
+}
+
+type ThreadComm = InprocComm<ToThreadMsg, FromThreadMsg>;
+
+/**
+ * A running network worker.
+ *
+ * @example
+ * ```ts
+ * const w = await NetworkWorker.start({ scheduler: address });
+ * console.log(w.address);
+ * await w.close();
+ * ```
+ */
+export class NetworkWorker {
+  /** Resolves with the reason once the worker has stopped. */
+  readonly finished: Promise<string>;
+  private finish!: (reason: string) => void;
+  private readonly peers = new Map<string, { port: MessagePortLike; conn: Promise<TcpComm<PeerMessage, PeerMessage>> | undefined }>();
+  /** Thread data requests in flight, by the relay's id: where the answer goes. */
+  private readonly waiting = new Map<number, (reply: DataReply) => void>();
+  private nextId = 1;
+  private stopped = false;
+  private heartbeat: NodeJS.Timeout | undefined;
+
+  private constructor(
+    readonly address: string,
+    readonly name: string,
+    private readonly thread: Worker,
+    private readonly threadComm: ThreadComm,
+    private readonly listener: TcpListener<PeerMessage, PeerMessage>,
+    private scheduler: TcpComm<WorkerToScheduler, SchedulerToWorker> | undefined,
+    private readonly log: (line: string) => void,
+  ) {
+    this.finished = new Promise((resolve) => (this.finish = resolve));
+  }
+
+  /**
+   * Start the task thread and the peer listener, then register with the scheduler.
+   *
+   * @example
+   * ```ts
+   * const w = await NetworkWorker.start({ scheduler: "tcp://127.0.0.1:8786" });
+   * ```
+   */
+  static async start(options: NetworkWorkerOptions): Promise<NetworkWorker> {
+    const log = options.log ?? (() => undefined);
+    const schedulerHost = new URL(options.scheduler.replace(/^tcp:/, "http:")).hostname;
+    const loopback = schedulerHost === "127.0.0.1" || schedulerHost === "localhost" || schedulerHost === "[::1]";
+    const host = options.host ?? (loopback ? "127.0.0.1" : "0.0.0.0");
+    const listener = await listen<PeerMessage, PeerMessage>({ host, port: 0, role: "worker" });
+    const port = Number(listener.address.slice(listener.address.lastIndexOf(":") + 1));
+    const contact = options.contactHost ?? (host === "0.0.0.0" ? hostname() : host);
+    const address = `tcp://${contact}:${port}`;
+    const name = options.name ?? `${hostname()}-${process.pid}`;
+    const nthreads = options.nthreads ?? 1;
+    const thread = startThread({ address, nthreads, validate: false }, options.memoryLimitMb);
+    let ready!: () => void;
+    const threadReady = new Promise<void>((resolve) => (ready = resolve));
+    let worker: NetworkWorker | undefined;
+    const threadComm: ThreadComm = new InprocComm<ToThreadMsg, FromThreadMsg>(
+      thread,
+      (msgs) => {
+        if (worker === undefined) {
+          if (msgs.some((m) => m.op === "ready")) ready();
+          return;
+        }
+        worker.fromThread(msgs);
+      },
+      packCodec,
+    );
+    const died = new Promise<never>((_, reject) => {
+      thread.once("error", (err) => reject(err));
+      thread.once("exit", (code) => reject(new ClosedError(`The worker's task thread (exit code ${code})`)));
+    });
+    try {
+      await Promise.race([threadReady, died]);
+    } catch (err) {
+      await listener.close();
+      throw err;
+    }
+    worker = new NetworkWorker(address, name, thread, threadComm, listener, undefined, log);
+    worker.servePeers();
+    const scheduler = await connect<WorkerToScheduler, SchedulerToWorker>(options.scheduler, {
+      role: "worker",
+      name,
+      timeoutMs: options.connectTimeoutMs ?? 30_000,
+    }).catch(async (err: unknown) => {
+      await worker!.stop("could not reach the scheduler");
+      throw err;
+    });
+    worker.attach(scheduler, { op: "register-worker", address, name, nthreads, ...(options.memoryLimitMb === undefined ? {} : { memoryLimitMb: options.memoryLimitMb }) });
+    thread.on("exit", (code) => void worker!.stop(`its task thread exited with code ${code}`));
+    log(`worker ${name} at ${address}, registered with ${options.scheduler}`);
+    return worker;
+  }
+
+  private attach(scheduler: TcpComm<WorkerToScheduler, SchedulerToWorker>, reg: WorkerToScheduler): void {
+    this.scheduler = scheduler;
+    scheduler.send(reg);
+    scheduler.onMessages((msgs) => this.fromScheduler(msgs));
+    void scheduler.closed.then((info) => void this.stop(`the scheduler connection closed (${info.reason})`));
+    this.heartbeat = setInterval(() => scheduler.send({ op: "heartbeat" }), 1000);
+  }
+
+  private fromScheduler(msgs: readonly SchedulerToWorker[]): void {
+    for (const m of msgs) {
+      switch (m.op) {
+        case "compute-task":
+        case "free-keys":
+        case "put-data":
+          this.threadComm.send(m);
+          break;
+        case "get-data":
+          this.askThread(m.keys, (reply) => this.scheduler?.send({ ...reply, id: m.id }));
+          break;
+        case "peers":
+          for (const a of m.remove) this.removePeer(a);
+          for (const a of m.add) this.addPeer(a);
+          break;
+        case "terminate":
+          void this.stop(m.reason);
+          break;
+      }
+    }
+  }
+
+  private fromThread(msgs: readonly FromThreadMsg[]): void {
+    for (const m of msgs) {
+      if (m.op === "data") {
+        const done = this.waiting.get(m.id);
+        this.waiting.delete(m.id);
+        done?.(m);
+      } else if (m.op !== "ready") this.scheduler?.send(m);
+    }
+  }
+
+  /** Ask the task thread for values; `answer` gets its reply. */
+  private askThread(keys: readonly string[], answer: (reply: DataReply) => void): void {
+    const id = this.nextId++;
+    this.waiting.set(id, answer);
+    this.threadComm.send({ op: "get-data", id, keys });
+  }
+
+  /** Requests from other workers' threads, arriving on this worker's listener. */
+  private servePeers(): void {
+    this.listener.onConnection((comm) => {
+      comm.onMessages((msgs) => {
+        for (const m of msgs) {
+          if (m.op === "get-data") this.askThread(m.keys, (reply) => comm.send({ ...reply, id: m.id }));
+        }
+      });
+    });
+  }
+
+  private addPeer(address: string): void {
+    if (this.peers.has(address) || address === this.address) return;
+    const { port1, port2 } = new MessageChannel();
+    const entry: { port: MessagePortLike; conn: Promise<TcpComm<PeerMessage, PeerMessage>> | undefined } = { port: port2, conn: undefined };
+    this.peers.set(address, entry);
+    // The thread's requests to this peer, carried over TCP; the answers carried back.
+    const local = new InprocComm<PeerMsg, PeerMsg>(port2, (msgs) => {
+      for (const m of msgs) {
+        if (m.op !== "get-data") continue;
+        entry.conn ??= this.connectPeer(address, local);
+        entry.conn.then(
+          (c) => c.send(m),
+          () => local.send({ op: "data", id: m.id, keys: [], values: [] }),
+        );
+      }
+    });
+    this.threadComm.send({ op: "add-peer", address, port: port1 }, [port1]);
+  }
+
+  private connectPeer(address: string, local: InprocComm<PeerMsg, PeerMsg>): Promise<TcpComm<PeerMessage, PeerMessage>> {
+    return connect<PeerMessage, PeerMessage>(address, { role: "worker", name: this.name, timeoutMs: 5_000 }).then((c) => {
+      c.onMessages((msgs) => {
+        for (const m of msgs) if (m.op === "data") local.send(m);
+      });
+      void c.closed.then(() => {
+        const entry = this.peers.get(address);
+        if (entry !== undefined) entry.conn = undefined;
+      });
+      return c;
+    });
+  }
+
+  private removePeer(address: string): void {
+    const entry = this.peers.get(address);
+    if (entry === undefined) return;
+    this.peers.delete(address);
+    this.threadComm.send({ op: "remove-peer", address });
+    entry.port.close();
+    void entry.conn?.then((c) => c.close("the peer left the cluster"), () => undefined);
+  }
+
+  private async stop(reason: string): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
+    this.log(`worker ${this.name} stopping: ${reason}`);
+    for (const a of [...this.peers.keys()]) this.removePeer(a);
+    this.threadComm.close();
+    await Promise.allSettled([this.thread.terminate(), this.listener.close(), this.scheduler?.close(reason)]);
+    this.finish(reason);
+  }
+
+  /**
+   * Leave the cluster and stop.
+   *
+   * @example
+   * ```ts
+   * await worker.close();
+   * ```
+   */
+  async close(): Promise<void> {
+    await this.stop("closed");
+  }
+}
+
+interface MessagePortLike {
+  close(): void;
+}
