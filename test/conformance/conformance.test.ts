@@ -11,7 +11,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 
-import { LocalCluster } from "../../src/distributed.js";
+import { Client, LocalCluster, NetworkWorker, SchedulerServer } from "../../src/distributed.js";
 import { syncScheduler } from "../../src/index.js";
 import { ClosedError } from "../../src/core/errors.js";
 import { lit, task, type Graph } from "../../src/core/graph.js";
@@ -38,6 +38,25 @@ describe("LocalCluster, 1 worker", () => {
   after(() => cluster?.close());
   it("starts one worker", () => assert.equal(cluster!.workers.length, 1));
   conformanceSuite({ name: "LocalCluster(workers: 1)", scheduler: () => cluster! });
+});
+
+describe("network cluster: scheduler server, 2 workers over TCP, a Client", () => {
+  let server: SchedulerServer | undefined;
+  let workers: NetworkWorker[] = [];
+  let client: Client | undefined;
+  before(async () => {
+    server = await SchedulerServer.start({ port: 0, scheduler: { validate: true } });
+    workers = await Promise.all([0, 1].map((i) => NetworkWorker.start({ scheduler: server!.address, name: `w${i}` })));
+    client = await Client.connect(server.address, { setAsDefault: false });
+    await client.waitForWorkers(2);
+  });
+  after(async () => {
+    await client?.close();
+    await Promise.all(workers.map((w) => w.close()));
+    await server?.close();
+  });
+  it("has two workers", () => assert.equal(client!.workers, 2));
+  conformanceSuite({ name: "Client(network, 2 workers)", scheduler: () => client!, sharedMemory: false });
 });
 
 describe("LocalCluster lifecycle", () => {
