@@ -123,7 +123,7 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
     this.workerCount = workers;
     comm.onMessages((msgs) => this.onMessages(msgs));
     void comm.closed.then((info) => this.lost(new ClosedError(`The connection to the scheduler at ${address} (${info.reason})`)));
-    this.heartbeat = setInterval(() => comm.send({ op: "heartbeat" }), 5_000);
+    this.heartbeat = setInterval(() => !comm.isClosed && comm.send({ op: "heartbeat" }), 5_000);
     this.heartbeat.unref();
   }
 
@@ -264,7 +264,13 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
 
   private send(msg: ClientToScheduler): void {
     this.checkOpen();
+    if (this.comm.isClosed) throw new ClosedError(`The connection to the scheduler at ${this.address}`);
     this.comm.send(msg);
+  }
+
+  /** Send if still connected; for messages that matter only to a live scheduler (releases). */
+  private post(msg: ClientToScheduler): void {
+    if (this.closedBy === undefined && !this.comm.isClosed) this.comm.send(msg);
   }
 
   // ---------------------------------------------------------------- futures
@@ -307,7 +313,7 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
     if (rec === undefined) return;
     if (--rec.refs > 0) return;
     this.records.delete(key);
-    if (this.closedBy === undefined) this.comm.send({ op: "release-keys", keys: [key] });
+    this.post({ op: "release-keys", keys: [key] });
   }
 
   /** @internal */
@@ -321,7 +327,7 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
       this.wake(rec);
       mine.push(k);
     }
-    if (mine.length > 0 && this.closedBy === undefined) this.comm.send({ op: "release-keys", keys: mine });
+    if (mine.length > 0) this.post({ op: "release-keys", keys: mine });
   }
 
   private record(key: Key): KeyRecord {
@@ -467,7 +473,12 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
     return new Promise((resolve, reject) => {
       const id = this.nextGather++;
       this.gathers.set(id, { resolve, reject });
-      this.comm.send({ op: "gather", id, keys });
+      try {
+        this.send({ op: "gather", id, keys });
+      } catch (err) {
+        this.gathers.delete(id);
+        reject(err as Error);
+      }
     });
   }
 
@@ -487,7 +498,7 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
         onDone: (err) => {
           if (!this.sessions.delete(session)) return;
           if (err !== undefined) {
-            if (this.closedBy === undefined) this.comm.send({ op: "release-session", session });
+            this.post({ op: "release-session", session });
             reject(err);
           } else resolve({ session, values: s.values });
         },
@@ -509,7 +520,7 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
       }
       return keys.map((k) => values.get(k));
     } finally {
-      if (this.closedBy === undefined) this.comm.send({ op: "release-session", session });
+      this.post({ op: "release-session", session });
     }
   }
 
@@ -535,8 +546,8 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
       if (mine.length === 0 || this.closedBy !== undefined) continue;
       if (held.size === 0) {
         this.claims.delete(session);
-        this.comm.send({ op: "release-session", session });
-      } else this.comm.send({ op: "release-keys", session, keys: mine });
+        this.post({ op: "release-session", session });
+      } else this.post({ op: "release-keys", session, keys: mine });
     }
   }
 
@@ -570,10 +581,12 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
  *
  * @example
  * ```ts
- * type A = FutureArgs<[number, string]>; // [number | Future<number>, string | Future<string>]
+ * type A = FutureArgs<[number, number[]]>; // [number | Future<number>, number[] | Future<number[]> | (number | Future<number>)[]]
  * ```
  */
-export type FutureArgs<A extends readonly unknown[]> = { [K in keyof A]: A[K] | Future<A[K]> };
+export type FutureArgs<A extends readonly unknown[]> = {
+  [K in keyof A]: A[K] | Future<A[K]> | (A[K] extends readonly (infer U)[] ? readonly (U | Future<U>)[] : never);
+};
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && Object.getPrototypeOf(v) === Object.prototype;

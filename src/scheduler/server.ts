@@ -46,6 +46,11 @@ export interface SchedulerServerOptions {
   readonly log?: (line: string) => void;
 }
 
+/** Send unless the connection has closed (its close is being handled): a closed comm refuses sends. */
+function post<T, U>(comm: TcpComm<T, U>, msg: T): void {
+  if (!comm.isClosed) comm.send(msg);
+}
+
 interface WorkerConn {
   readonly address: string;
   readonly name: string;
@@ -155,10 +160,10 @@ export class SchedulerServer implements AsyncDisposable {
     }
     const w: WorkerConn = { address: reg.address, name: reg.name, comm, lastSeen: Date.now(), requests: new Map() };
     this.workers.set(w.address, w);
-    comm.send({ op: "peers", add: [...this.workers.keys()].filter((a) => a !== w.address), remove: [] });
-    for (const other of this.workers.values()) if (other !== w) other.comm.send({ op: "peers", add: [w.address], remove: [] });
+    post(comm, { op: "peers", add: [...this.workers.keys()].filter((a) => a !== w.address), remove: [] });
+    for (const other of this.workers.values()) if (other !== w) post(other.comm, { op: "peers", add: [w.address], remove: [] });
     this.shell.addWorker(w.address, reg.nthreads, {
-      send: (m) => comm.send(m),
+      send: (m) => post(comm, m),
       getData: (keys) =>
         new Promise((resolve) => {
           const id = this.nextRequest++;
@@ -167,7 +172,8 @@ export class SchedulerServer implements AsyncDisposable {
             reply.keys.forEach((k, j) => got.set(k, reply.values[j]));
             resolve(got);
           });
-          comm.send({ op: "get-data", id, keys });
+          if (comm.isClosed) resolve(new Map());
+          else comm.send({ op: "get-data", id, keys });
         }),
     });
     this.log(`worker ${w.name} registered at ${w.address} (${reg.nthreads} thread${reg.nthreads === 1 ? "" : "s"})`);
@@ -197,7 +203,7 @@ export class SchedulerServer implements AsyncDisposable {
     if (!w.comm.isClosed) void w.comm.close(`removed: ${why}`);
     if (this.closing) return;
     this.log(`worker ${w.name} at ${w.address} removed: ${why}`);
-    for (const other of this.workers.values()) other.comm.send({ op: "peers", add: [], remove: [w.address] });
+    for (const other of this.workers.values()) post(other.comm, { op: "peers", add: [], remove: [w.address] });
     this.shell.removeWorker(w.address, false);
     this.broadcastWorkerCount();
   }
@@ -212,7 +218,7 @@ export class SchedulerServer implements AsyncDisposable {
   private addClient(comm: TcpComm<SchedulerToClient, ClientToScheduler>, name: string): string {
     const id = `client-${this.nextClient++}${name === "" ? "" : `-${name}`}`;
     this.clients.set(id, comm);
-    this.shell.addClient(id, (msg: ToClientMsg) => comm.send(msg));
+    this.shell.addClient(id, (msg: ToClientMsg) => post(comm, msg));
     comm.send({ op: "welcome", id, workers: this.workers.size });
     this.log(`client ${id} connected`);
     return id;
@@ -226,7 +232,7 @@ export class SchedulerServer implements AsyncDisposable {
     this.sessions.set(id, mine);
     if (!mine.has(sid)) {
       mine.add(sid);
-      this.shell.addClient(sid, (msg: ToClientMsg) => comm.send({ ...msg, session }));
+      this.shell.addClient(sid, (msg: ToClientMsg) => post(comm, { ...msg, session }));
     }
     return sid;
   }
@@ -248,7 +254,7 @@ export class SchedulerServer implements AsyncDisposable {
           } catch (err) {
             // A graph the machine refuses (a bug or a malformed message) fails its keys, not the scheduler.
             const error = serializeError(err);
-            for (const k of m.keys) comm.send({ op: "task-erred", key: k, blame: k, error, ...(m.session === undefined ? {} : { session: m.session }) });
+            for (const k of m.keys) post(comm, { op: "task-erred", key: k, blame: k, error, ...(m.session === undefined ? {} : { session: m.session }) });
           }
           break;
         case "release-keys":
@@ -271,13 +277,13 @@ export class SchedulerServer implements AsyncDisposable {
 
   private gather(comm: TcpComm<SchedulerToClient, ClientToScheduler>, id: number, keys: readonly Key[]): void {
     this.shell.gather(keys).then(
-      (got) => comm.send({ op: "gathered", id, keys, values: keys.map((k) => got.get(k)) }),
-      (err: unknown) => comm.send({ op: "gathered", id, keys: [], values: [], error: serializeError(err instanceof Error ? err : new MissingKeyError(String(err))) }),
+      (got) => post(comm, { op: "gathered", id, keys, values: keys.map((k) => got.get(k)) }),
+      (err: unknown) => post(comm, { op: "gathered", id, keys: [], values: [], error: serializeError(err instanceof Error ? err : new MissingKeyError(String(err))) }),
     );
   }
 
   private dropClient(id: string): void {
-    if (!this.clients.delete(id)) return;
+    if (!this.clients.delete(id) || this.closing) return;
     for (const sid of this.sessions.get(id) ?? []) this.shell.removeClient(sid);
     this.sessions.delete(id);
     this.shell.removeClient(id);
@@ -285,7 +291,7 @@ export class SchedulerServer implements AsyncDisposable {
   }
 
   private broadcastWorkerCount(): void {
-    for (const c of this.clients.values()) c.send({ op: "workers", count: this.workers.size });
+    for (const c of this.clients.values()) post(c, { op: "workers", count: this.workers.size });
   }
 
   /**
@@ -300,7 +306,7 @@ export class SchedulerServer implements AsyncDisposable {
     if (this.closing) return;
     this.closing = true;
     clearInterval(this.timer);
-    for (const w of this.workers.values()) w.comm.send({ op: "terminate", reason: "the scheduler is shutting down" });
+    for (const w of this.workers.values()) post(w.comm, { op: "terminate", reason: "the scheduler is shutting down" });
     await Promise.all([...this.workers.values()].map((w) => w.comm.close("the scheduler is shutting down")));
     await Promise.all([...this.clients.values()].map((c) => c.close("the scheduler is shutting down")));
     await this.listener.close();

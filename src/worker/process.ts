@@ -158,7 +158,11 @@ export class NetworkWorker {
     scheduler.send(reg);
     scheduler.onMessages((msgs) => this.fromScheduler(msgs));
     void scheduler.closed.then((info) => void this.stop(`the scheduler connection closed (${info.reason})`));
-    this.heartbeat = setInterval(() => scheduler.send({ op: "heartbeat" }), 1000);
+    this.heartbeat = setInterval(() => this.toScheduler({ op: "heartbeat" }), 1000);
+  }
+
+  private toScheduler(msg: WorkerToScheduler): void {
+    if (this.scheduler !== undefined && !this.scheduler.isClosed) this.scheduler.send(msg);
   }
 
   private fromScheduler(msgs: readonly SchedulerToWorker[]): void {
@@ -170,7 +174,7 @@ export class NetworkWorker {
           this.threadComm.send(m);
           break;
         case "get-data":
-          this.askThread(m.keys, (reply) => this.scheduler?.send({ ...reply, id: m.id }));
+          this.askThread(m.keys, (reply) => this.toScheduler({ ...reply, id: m.id }));
           break;
         case "peers":
           for (const a of m.remove) this.removePeer(a);
@@ -189,7 +193,7 @@ export class NetworkWorker {
         const done = this.waiting.get(m.id);
         this.waiting.delete(m.id);
         done?.(m);
-      } else if (m.op !== "ready") this.scheduler?.send(m);
+      } else if (m.op !== "ready") this.toScheduler(m);
     }
   }
 
@@ -205,7 +209,7 @@ export class NetworkWorker {
     this.listener.onConnection((comm) => {
       comm.onMessages((msgs) => {
         for (const m of msgs) {
-          if (m.op === "get-data") this.askThread(m.keys, (reply) => comm.send({ ...reply, id: m.id }));
+          if (m.op === "get-data") this.askThread(m.keys, (reply) => !comm.isClosed && comm.send({ ...reply, id: m.id }));
         }
       });
     });
@@ -222,7 +226,7 @@ export class NetworkWorker {
         if (m.op !== "get-data") continue;
         entry.conn ??= this.connectPeer(address, local);
         entry.conn.then(
-          (c) => c.send(m),
+          (c) => (c.isClosed ? local.send({ op: "data", id: m.id, keys: [], values: [] }) : c.send(m)),
           () => local.send({ op: "data", id: m.id, keys: [], values: [] }),
         );
       }
