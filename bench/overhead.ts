@@ -32,7 +32,7 @@ const sum = delayed(
 );
 
 /** A built graph and the number of tasks it holds (counted while building). */
-interface Built {
+export interface Built {
   readonly root: Delayed<number>;
   readonly tasks: number;
 }
@@ -41,7 +41,7 @@ function buildSingle(): Built {
   return { root: inc(1), tasks: 1 };
 }
 
-function buildIndependent(n: number): Built {
+export function buildIndependent(n: number): Built {
   const parts: Delayed<number>[] = new Array<Delayed<number>>(n);
   for (let i = 0; i < n; i++) parts[i] = inc(i);
   return { root: sum(parts), tasks: n + 1 };
@@ -53,7 +53,7 @@ function buildChain(n: number): Built {
   return { root: x as Delayed<number>, tasks: n };
 }
 
-function buildTree(leaves: number): Built {
+export function buildTree(leaves: number): Built {
   let level: Delayed<number>[] = [];
   for (let i = 0; i < leaves; i++) level.push(inc(i));
   let tasks = leaves;
@@ -95,7 +95,7 @@ interface Workload {
   readonly note?: string;
 }
 
-const triangle = (n: number): number => (n * (n + 1)) / 2;
+export const triangle = (n: number): number => (n * (n + 1)) / 2;
 
 const WORKLOADS: readonly Workload[] = [
   { name: "overhead-single-task", build: buildSingle, tasks: 1, expected: 2 },

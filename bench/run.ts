@@ -31,6 +31,7 @@ import { fmtInt, fmtUs, noisy, Selection, type BenchRecord, type BenchSuite, typ
 const SUITES: readonly { readonly name: string; readonly load: () => Promise<BenchSuite> }[] = [
   { name: "overhead", load: async () => (await import("./overhead.js")).suite },
   { name: "bag", load: async () => (await import("./bag.js")).suite },
+  { name: "distributed", load: async () => (await import("./distributed.js")).suite },
   { name: "comm", load: async () => (await import("./comm.js")).suite },
 ];
 

@@ -30,6 +30,7 @@ import type { HeldKey, PersistedValue, RunOptions, Scheduler } from "../schedule
 import { getDefaultScheduler, setDefaultScheduler } from "../scheduler/default.js";
 import { Future, type FutureOwner, type FutureStatus } from "./future.js";
 import { taskError } from "./task-error.js";
+import { LocalNetworkCluster, type LocalNetworkOptions } from "./local-network.js";
 import { graphToTasks } from "../scheduler/intake.js";
 import "../ops/index.js";
 
@@ -112,6 +113,8 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
   private previousDefault: Scheduler | undefined;
   private isDefault = false;
   private readonly heartbeat: NodeJS.Timeout;
+  /** The local cluster this client started, closed with it. */
+  private owned: LocalNetworkCluster | undefined;
 
   private constructor(
     address: string,
@@ -128,15 +131,47 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
   }
 
   /**
-   * Connect to a scheduler.
+   * Connect to a scheduler at `address`, or, without one, start a cluster
+   * on this machine and connect to it.
    *
    * @example
    * ```ts
    * const client = await Client.connect("tcp://127.0.0.1:8786");
+   * const local = await Client.connect({ workers: 2 }); // scheduler here, 2 worker processes
    * ```
    */
-  static async connect(address: string, options: ClientOptions = {}): Promise<Client> {
-    if (typeof address !== "string" || address === "") throw new InvalidArgumentError("address", "Client.connect needs the scheduler's address, such as tcp://127.0.0.1:8786.");
+  static async connect(address: string, options?: ClientOptions): Promise<Client>;
+  /**
+   * Start a cluster on this machine (a scheduler here, workers in child
+   * processes or, with `processes: false`, in this process) and connect to
+   * it; closing the client closes the cluster.
+   */
+  static async connect(local?: ClientOptions & LocalNetworkOptions): Promise<Client>;
+  static async connect(target?: string | (ClientOptions & LocalNetworkOptions), options: ClientOptions = {}): Promise<Client> {
+    if (typeof target === "string") return Client.open(target, options);
+    if (target !== undefined && (typeof target !== "object" || target === null)) {
+      throw new InvalidArgumentError("address", "Client.connect takes the scheduler's address (such as tcp://127.0.0.1:8786), or options for a local cluster.");
+    }
+    const { workers, processes, threadsPerWorker, memoryLimitMb, ...clientOptions } = target ?? {};
+    const cluster = await LocalNetworkCluster.start({
+      ...(workers === undefined ? {} : { workers }),
+      ...(processes === undefined ? {} : { processes }),
+      ...(threadsPerWorker === undefined ? {} : { threadsPerWorker }),
+      ...(memoryLimitMb === undefined ? {} : { memoryLimitMb }),
+    });
+    try {
+      const client = await Client.open(cluster.address, clientOptions);
+      client.owned = cluster;
+      await client.waitForWorkers(cluster.nworkers);
+      return client;
+    } catch (err) {
+      await cluster.close();
+      throw err;
+    }
+  }
+
+  private static async open(address: string, options: ClientOptions): Promise<Client> {
+    if (address === "") throw new InvalidArgumentError("address", "Client.connect needs the scheduler's address, such as tcp://127.0.0.1:8786.");
     const name = options.name ?? `client-${process.pid}-${nextClientNumber++}`;
     const comm = await connect<ClientToScheduler, SchedulerToClient>(address, { role: "client", name, timeoutMs: options.timeoutMs ?? 30_000 });
     const welcome = new Promise<Extract<SchedulerToClient, { op: "welcome" }>>((resolve, reject) => {
@@ -569,6 +604,7 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
     if (this.closedBy !== undefined) return;
     this.lost(new ClosedError("The client"));
     await this.comm.close("the client closed");
+    await this.owned?.close();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
