@@ -7,9 +7,10 @@
  * @module
  */
 import { infoCommand } from "./info.js";
+import { schedulerCommand } from "./scheduler.js";
 import { type Command, CliUsageError, VERSION } from "./command.js";
 
-const commands: readonly Command[] = [infoCommand];
+const commands: readonly Command[] = [infoCommand, schedulerCommand];
 
 function usage(): string {
   const lines = commands.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`);
