@@ -46,6 +46,16 @@ export interface SchedulerServerOptions {
   readonly log?: (line: string) => void;
 }
 
+/**
+ * Send unless the connection has closed. Its peer is gone, and its removal
+ * is on the way (or, while the server closes, never comes: releasing a
+ * departing client's keys still addresses the workers). Sending on a closed
+ * comm throws, and would take the scheduler down.
+ */
+function post<T, In>(comm: TcpComm<T, In>, msg: T): void {
+  if (!comm.isClosed) comm.send(msg);
+}
+
 interface WorkerConn {
   readonly address: string;
   readonly name: string;
@@ -156,9 +166,9 @@ export class SchedulerServer implements AsyncDisposable {
     const w: WorkerConn = { address: reg.address, name: reg.name, comm, lastSeen: Date.now(), requests: new Map() };
     this.workers.set(w.address, w);
     comm.send({ op: "peers", add: [...this.workers.keys()].filter((a) => a !== w.address), remove: [] });
-    for (const other of this.workers.values()) if (other !== w) other.comm.send({ op: "peers", add: [w.address], remove: [] });
+    for (const other of this.workers.values()) if (other !== w) post(other.comm, { op: "peers", add: [w.address], remove: [] });
     this.shell.addWorker(w.address, reg.nthreads, {
-      send: (m) => comm.send(m),
+      send: (m) => post(comm, m),
       getData: (keys) =>
         new Promise((resolve) => {
           const id = this.nextRequest++;
@@ -197,7 +207,7 @@ export class SchedulerServer implements AsyncDisposable {
     if (!w.comm.isClosed) void w.comm.close(`removed: ${why}`);
     if (this.closing) return;
     this.log(`worker ${w.name} at ${w.address} removed: ${why}`);
-    for (const other of this.workers.values()) other.comm.send({ op: "peers", add: [], remove: [w.address] });
+    for (const other of this.workers.values()) post(other.comm, { op: "peers", add: [], remove: [w.address] });
     this.shell.removeWorker(w.address, false);
     this.broadcastWorkerCount();
   }
@@ -212,7 +222,7 @@ export class SchedulerServer implements AsyncDisposable {
   private addClient(comm: TcpComm<SchedulerToClient, ClientToScheduler>, name: string): string {
     const id = `client-${this.nextClient++}${name === "" ? "" : `-${name}`}`;
     this.clients.set(id, comm);
-    this.shell.addClient(id, (msg: ToClientMsg) => comm.send(msg));
+    this.shell.addClient(id, (msg: ToClientMsg) => post(comm, msg));
     comm.send({ op: "welcome", id, workers: this.workers.size });
     this.log(`client ${id} connected`);
     return id;
@@ -226,7 +236,7 @@ export class SchedulerServer implements AsyncDisposable {
     this.sessions.set(id, mine);
     if (!mine.has(sid)) {
       mine.add(sid);
-      this.shell.addClient(sid, (msg: ToClientMsg) => comm.send({ ...msg, session }));
+      this.shell.addClient(sid, (msg: ToClientMsg) => post(comm, { ...msg, session }));
     }
     return sid;
   }
@@ -271,8 +281,8 @@ export class SchedulerServer implements AsyncDisposable {
 
   private gather(comm: TcpComm<SchedulerToClient, ClientToScheduler>, id: number, keys: readonly Key[]): void {
     this.shell.gather(keys).then(
-      (got) => comm.send({ op: "gathered", id, keys, values: keys.map((k) => got.get(k)) }),
-      (err: unknown) => comm.send({ op: "gathered", id, keys: [], values: [], error: serializeError(err instanceof Error ? err : new MissingKeyError(String(err))) }),
+      (got) => post(comm, { op: "gathered", id, keys, values: keys.map((k) => got.get(k)) }),
+      (err: unknown) => post(comm, { op: "gathered", id, keys: [], values: [], error: serializeError(err instanceof Error ? err : new MissingKeyError(String(err))) }),
     );
   }
 
