@@ -38,18 +38,24 @@ export const schedulerCommand: Command = {
     const host = checkHost((flags.get("host") as string | undefined) ?? "127.0.0.1", "host");
     const port = parseInteger((flags.get("port") as string | undefined) ?? "8786", "port", 0, 65535);
     const log = stderrLog("scheduler");
+    // Handlers first: a script may signal as soon as it has read the address.
+    let requested!: () => void;
+    const stopRequested = new Promise<void>((resolve) => (requested = resolve));
+    const removeHandlers = onShutdownSignal(() => requested(), log);
     let server: SchedulerServer;
     try {
       server = await SchedulerServer.start({ host, port, log });
     } catch (err) {
+      removeHandlers();
       throw new Error(`cannot listen on ${formatAddress(host, port)}: ${(err as Error).message}`, { cause: err });
     }
     const bound = parseAddress(server.address).port;
     const shown = EVERY_INTERFACE.has(host) ? formatAddress(hostname(), bound) : server.address;
     console.log(`scheduler at ${shown}`);
     if (shown !== server.address) log(`listening on ${server.address}`);
-    await new Promise<void>((resolve) => onShutdownSignal(() => resolve(), log));
+    await stopRequested;
     await server.close();
+    removeHandlers();
     log("closed");
     return 0;
   },
