@@ -8,9 +8,10 @@
  */
 import { infoCommand } from "./info.js";
 import { schedulerCommand } from "./scheduler.js";
+import { workerCommand } from "./worker.js";
 import { type Command, CliUsageError, VERSION } from "./command.js";
 
-const commands: readonly Command[] = [infoCommand, schedulerCommand];
+const commands: readonly Command[] = [infoCommand, schedulerCommand, workerCommand];
 
 function usage(): string {
   const lines = commands.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`);
