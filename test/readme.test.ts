@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { CliProcess, killAll } from "./helpers/cli.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const readme = readFileSync(new URL("README.md", `file://${root}`), "utf8");
@@ -42,4 +43,18 @@ blocks.forEach((code, i) => {
 test("README bag snippet runs and prints what its comment says", () => {
   assert.equal(bagBlocks.length, 1);
   assert.equal(runSnippet("bag", bagBlocks[0]!), "180 7\n");
+});
+
+test("README network-cluster snippet runs against a scheduler and a worker started with the commands it shows", async () => {
+  const [code] = [...section("Network cluster").matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  assert.ok(code !== undefined && code.includes("tcp://HOST:8786"));
+  const scheduler = new CliProcess(["scheduler", "--port", "0"]);
+  try {
+    const address = (await scheduler.line(/^scheduler at (tcp:\/\/\S+)$/))[1]!;
+    const worker = new CliProcess(["worker", address]);
+    await worker.line(/^worker .* at tcp:/);
+    assert.equal(runSnippet("network", code.replaceAll("tcp://HOST:8786", address)), "2\n[ 2, 3, 4 ]\n");
+  } finally {
+    killAll();
+  }
 });

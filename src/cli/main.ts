@@ -7,9 +7,11 @@
  * @module
  */
 import { infoCommand } from "./info.js";
+import { schedulerCommand } from "./scheduler.js";
+import { workerCommand } from "./worker.js";
 import { type Command, CliUsageError, VERSION } from "./command.js";
 
-const commands: readonly Command[] = [infoCommand];
+const commands: readonly Command[] = [infoCommand, schedulerCommand, workerCommand];
 
 function usage(): string {
   const lines = commands.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`);

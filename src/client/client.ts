@@ -174,8 +174,11 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
     if (address === "") throw new InvalidArgumentError("address", "Client.connect needs the scheduler's address, such as tcp://127.0.0.1:8786.");
     const name = options.name ?? `client-${process.pid}-${nextClientNumber++}`;
     const comm = await connect<ClientToScheduler, SchedulerToClient>(address, { role: "client", name, timeoutMs: options.timeoutMs ?? 30_000 });
+    // Messages that arrive before the client takes over (worker counts right after the welcome) are kept for it.
+    const early: SchedulerToClient[] = [];
     const welcome = new Promise<Extract<SchedulerToClient, { op: "welcome" }>>((resolve, reject) => {
       comm.onMessages((msgs) => {
+        early.push(...msgs);
         const w = msgs.find((m) => m.op === "welcome");
         if (w !== undefined) resolve(w as Extract<SchedulerToClient, { op: "welcome" }>);
       });
@@ -184,6 +187,7 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
     comm.send({ op: "register-client", name });
     const w = await welcome;
     const client = new Client(address, comm, w.id, w.workers);
+    client.onMessages(early);
     if (options.setAsDefault !== false) {
       client.previousDefault = getDefaultScheduler();
       client.isDefault = true;

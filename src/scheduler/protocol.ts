@@ -20,6 +20,8 @@ export type WorkerToScheduler =
       readonly name: string;
       readonly nthreads: number;
       readonly memoryLimitMb?: number;
+      /** Abstract resources the worker offers, such as `{ GPU: 1 }` (not used for placement yet). */
+      readonly resources?: Readonly<Record<string, number>>;
     }
   | FromWorkerMsg
   | DataReply

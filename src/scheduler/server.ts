@@ -46,8 +46,13 @@ export interface SchedulerServerOptions {
   readonly log?: (line: string) => void;
 }
 
-/** Send unless the connection has closed (its close is being handled): a closed comm refuses sends. */
-function post<T, U>(comm: TcpComm<T, U>, msg: T): void {
+/**
+ * Send unless the connection has closed. Its peer is gone, and its removal
+ * is on the way (or, while the server closes, never comes: releasing a
+ * departing client's keys still addresses the workers). Sending on a closed
+ * comm throws, and would take the scheduler down.
+ */
+function post<T, In>(comm: TcpComm<T, In>, msg: T): void {
   if (!comm.isClosed) comm.send(msg);
 }
 

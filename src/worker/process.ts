@@ -48,6 +48,8 @@ export interface NetworkWorkerOptions {
   readonly nthreads?: number;
   /** Heap limit of the task thread, in MiB. Default: V8's own. */
   readonly memoryLimitMb?: number;
+  /** Abstract resources offered to the scheduler, such as `{ GPU: 1 }`. */
+  readonly resources?: Readonly<Record<string, number>>;
   /** Interface the peer listener binds. Default: `127.0.0.1` when the scheduler is on loopback, else `0.0.0.0`. */
   readonly host?: string;
   /** The host name peers use to reach this worker. Default: the listener's host, or this machine's name when it binds every interface. */
@@ -59,6 +61,18 @@ export interface NetworkWorkerOptions {
 }
 
 type ThreadComm = InprocComm<ToThreadMsg, FromThreadMsg>;
+
+/**
+ * Why a worker stopped: the scheduler went away or told it to leave, its
+ * task thread died (a crash, out of memory), or it was closed.
+ *
+ * @example
+ * ```ts
+ * await worker.finished;
+ * if (worker.stoppedBy === "thread") process.exitCode = 1;
+ * ```
+ */
+export type WorkerStopCause = "scheduler" | "thread" | "closed";
 
 /**
  * A running network worker.
@@ -78,7 +92,7 @@ export class NetworkWorker {
   /** Thread data requests in flight, by the relay's id: where the answer goes. */
   private readonly waiting = new Map<number, (reply: DataReply) => void>();
   private nextId = 1;
-  private stopped = false;
+  private stopCause: WorkerStopCause | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -144,11 +158,18 @@ export class NetworkWorker {
       name,
       timeoutMs: options.connectTimeoutMs ?? 30_000,
     }).catch(async (err: unknown) => {
-      await worker!.stop("could not reach the scheduler");
+      await worker!.stop("could not reach the scheduler", "scheduler");
       throw err;
     });
-    worker.attach(scheduler, { op: "register-worker", address, name, nthreads, ...(options.memoryLimitMb === undefined ? {} : { memoryLimitMb: options.memoryLimitMb }) });
-    thread.on("exit", (code) => void worker!.stop(`its task thread exited with code ${code}`));
+    worker.attach(scheduler, {
+      op: "register-worker",
+      address,
+      name,
+      nthreads,
+      ...(options.memoryLimitMb === undefined ? {} : { memoryLimitMb: options.memoryLimitMb }),
+      ...(options.resources === undefined ? {} : { resources: options.resources }),
+    });
+    thread.on("exit", (code) => void worker!.stop(`its task thread exited with code ${code}`, "thread"));
     log(`worker ${name} at ${address}, registered with ${options.scheduler}`);
     return worker;
   }
@@ -157,7 +178,7 @@ export class NetworkWorker {
     this.scheduler = scheduler;
     scheduler.send(reg);
     scheduler.onMessages((msgs) => this.fromScheduler(msgs));
-    void scheduler.closed.then((info) => void this.stop(`the scheduler connection closed (${info.reason})`));
+    void scheduler.closed.then((info) => void this.stop(`the scheduler connection closed (${info.reason})`, "scheduler"));
     this.heartbeat = setInterval(() => this.toScheduler({ op: "heartbeat" }), 1000);
   }
 
@@ -181,7 +202,7 @@ export class NetworkWorker {
           for (const a of m.add) this.addPeer(a);
           break;
         case "terminate":
-          void this.stop(m.reason);
+          void this.stop(m.reason, "scheduler");
           break;
       }
     }
@@ -256,9 +277,14 @@ export class NetworkWorker {
     void entry.conn?.then((c) => c.close("the peer left the cluster"), () => undefined);
   }
 
-  private async stop(reason: string): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
+  /** Why the worker stopped, once it has begun stopping. */
+  get stoppedBy(): WorkerStopCause | undefined {
+    return this.stopCause;
+  }
+
+  private async stop(reason: string, cause: WorkerStopCause): Promise<void> {
+    if (this.stopCause !== undefined) return;
+    this.stopCause = cause;
     if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
     this.log(`worker ${this.name} stopping: ${reason}`);
     for (const a of [...this.peers.keys()]) this.removePeer(a);
@@ -276,7 +302,7 @@ export class NetworkWorker {
    * ```
    */
   async close(): Promise<void> {
-    await this.stop("closed");
+    await this.stop("closed", "closed");
   }
 }
 

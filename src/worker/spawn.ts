@@ -10,14 +10,18 @@ import { Worker } from "node:worker_threads";
 import type { ThreadInit } from "./thread-protocol.js";
 
 /**
- * The Node flags worker threads start with: the parent's, minus those that
- * only make sense for the main script (`-e`, `-p`, `--input-type`) and would
- * stop a worker from starting. `undefined` (inherit, Node's default, which
- * also skips V8 flags such as `--max-old-space-size`) when nothing needs removing.
+ * This process's Node flags minus those that only make sense for the main
+ * script (`-e`, `-p`, `--input-type`): the flags (loaders such as tsx
+ * included) a worker thread or a child worker process starts with.
+ *
+ * @example
+ * ```ts
+ * spawn(process.execPath, [...inheritedExecArgv(), cli, "worker", address]);
+ * ```
  */
-function workerExecArgv(): string[] | undefined {
-  const out: string[] = [];
+export function inheritedExecArgv(): string[] {
   const argv = process.execArgv;
+  const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === "-e" || a === "--eval" || a === "-p" || a === "--print" || a === "--input-type") {
@@ -27,7 +31,17 @@ function workerExecArgv(): string[] | undefined {
     if (a.startsWith("--eval=") || a.startsWith("--print=") || a.startsWith("--input-type=")) continue;
     out.push(a);
   }
-  return out.length === argv.length ? undefined : out;
+  return out;
+}
+
+/**
+ * The Node flags worker threads start with: {@link inheritedExecArgv}, or
+ * `undefined` (inherit, Node's default, which also skips V8 flags such as
+ * `--max-old-space-size`) when nothing needs removing.
+ */
+function workerExecArgv(): string[] | undefined {
+  const out = inheritedExecArgv();
+  return out.length === process.execArgv.length ? undefined : out;
 }
 
 /** Start a worker thread. Flags Node refuses for workers (V8 and process options) are dropped, not fatal. */
