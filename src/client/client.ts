@@ -105,6 +105,8 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
   /** Keys held by each persist session, and the sessions holding each key. */
   private readonly claims = new Map<string, Set<Key>>();
   private readonly gathers = new Map<number, { resolve: (v: unknown[]) => void; reject: (e: Error) => void }>();
+  private readonly requests = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private nextRequest = 0;
   private nextSession = 0;
   private nextGather = 0;
   private workerCount = 0;
@@ -238,6 +240,13 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
           else g.resolve([...m.values]);
           break;
         }
+        case "reply": {
+          const r = this.requests.get(m.id);
+          this.requests.delete(m.id);
+          if (m.error !== undefined) r?.reject(deserializeError(m.error));
+          else r?.resolve(m.value);
+          break;
+        }
         case "key-in-memory":
         case "task-erred":
           if (m.session !== undefined) this.sessionMessage(m.session, m);
@@ -293,6 +302,8 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
     for (const s of this.sessions.values()) s.onDone(err);
     for (const g of this.gathers.values()) g.reject(err);
     this.gathers.clear();
+    for (const r of this.requests.values()) r.reject(err);
+    this.requests.clear();
     for (const w of this.workerWaiters) w();
     this.workerWaiters = [];
   }
@@ -516,6 +527,20 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
         this.send({ op: "gather", id, keys });
       } catch (err) {
         this.gathers.delete(id);
+        reject(err as Error);
+      }
+    });
+  }
+
+  /** @internal Ask one of the scheduler's services (coordination primitives, datasets). */
+  request<T>(service: string, args: unknown): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const id = this.nextRequest++;
+      this.requests.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      try {
+        this.send({ op: "request", id, service, args });
+      } catch (err) {
+        this.requests.delete(id);
         reject(err as Error);
       }
     });

@@ -74,6 +74,8 @@ export type ClientToScheduler =
   /** Forget a session and everything it wanted. */
   | { readonly op: "release-session"; readonly session: string }
   | { readonly op: "gather"; readonly id: number; readonly keys: readonly Key[] }
+  /** A request to one of the scheduler's services (coordination primitives, datasets, ...), answered by `reply`. */
+  | { readonly op: "request"; readonly id: number; readonly service: string; readonly args: unknown }
   | { readonly op: "heartbeat" };
 
 /** Scheduler → client. */
@@ -81,6 +83,7 @@ export type SchedulerToClient =
   | { readonly op: "welcome"; readonly id: string; readonly workers: number }
   | (ToClientMsg & { readonly session?: string })
   | { readonly op: "gathered"; readonly id: number; readonly keys: readonly Key[]; readonly values: readonly unknown[]; readonly error?: SerializedError }
+  | { readonly op: "reply"; readonly id: number; readonly value?: unknown; readonly error?: SerializedError }
   /** Workers joined or left (for `waitForWorkers`). */
   | { readonly op: "workers"; readonly count: number };
 

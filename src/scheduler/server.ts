@@ -17,7 +17,7 @@
  * ```
  * @module
  */
-import { MissingKeyError, serializeError } from "../core/errors.js";
+import { InvalidArgumentError, MissingKeyError, serializeError } from "../core/errors.js";
 import type { Key } from "../core/graph.js";
 import { listen, type TcpComm, type TcpListener } from "../comm/tcp.js";
 import type { ToClientMsg } from "./messages.js";
@@ -56,6 +56,21 @@ function post<T, In>(comm: TcpComm<T, In>, msg: T): void {
   if (!comm.isClosed) comm.send(msg);
 }
 
+/**
+ * A scheduler service: answers clients' requests by name (see {@link SchedulerServer.addService}).
+ *
+ * @example
+ * ```ts
+ * const echo: ServiceHandler = { handle: (args) => args };
+ * ```
+ */
+export interface ServiceHandler {
+  /** Answer one request; may wait (a lock being held, an empty queue). */
+  handle(args: unknown, client: string): unknown;
+  /** A client disconnected: let go of what it held (locks, leases). */
+  clientLeft?(client: string): void;
+}
+
 interface WorkerConn {
   readonly address: string;
   readonly name: string;
@@ -79,6 +94,7 @@ export class SchedulerServer implements AsyncDisposable {
   private readonly clients = new Map<string, TcpComm<SchedulerToClient, ClientToScheduler>>();
   /** The sessions each client opened (scheduler client ids). */
   private readonly sessions = new Map<string, Set<string>>();
+  private readonly services = new Map<string, ServiceHandler>();
   private nextClient = 0;
   private nextRequest = 0;
   private closing = false;
@@ -273,6 +289,9 @@ export class SchedulerServer implements AsyncDisposable {
         case "gather":
           this.gather(comm, m.id, m.keys);
           break;
+        case "request":
+          this.request(id, comm, m.id, m.service, m.args);
+          break;
         case "heartbeat":
         case "register-client":
           break;
@@ -287,8 +306,37 @@ export class SchedulerServer implements AsyncDisposable {
     );
   }
 
+  /**
+   * Serve requests to `service` from clients (coordination primitives,
+   * datasets, ...). The handler's value (or error) is the reply; it is told
+   * which client asks, and `clientLeft` lets it drop what a client held.
+   *
+   * @example
+   * ```ts
+   * server.addService("echo", { handle: (args) => args });
+   * ```
+   */
+  addService(service: string, handler: ServiceHandler): void {
+    this.services.set(service, handler);
+  }
+
+  private request(client: string, comm: TcpComm<SchedulerToClient, ClientToScheduler>, id: number, service: string, args: unknown): void {
+    const handler = this.services.get(service);
+    if (handler === undefined) {
+      post(comm, { op: "reply", id, error: serializeError(new InvalidArgumentError("service", `The scheduler has no service "${service}".`)) });
+      return;
+    }
+    Promise.resolve()
+      .then(() => handler.handle(args, client))
+      .then(
+        (value) => post(comm, { op: "reply", id, value }),
+        (err: unknown) => post(comm, { op: "reply", id, error: serializeError(err) }),
+      );
+  }
+
   private dropClient(id: string): void {
     if (!this.clients.delete(id) || this.closing) return;
+    for (const service of this.services.values()) service.clientLeft?.(id);
     for (const sid of this.sessions.get(id) ?? []) this.shell.removeClient(sid);
     this.sessions.delete(id);
     this.shell.removeClient(id);
