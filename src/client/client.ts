@@ -532,6 +532,37 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
     });
   }
 
+  /**
+   * Keep computing these futures' keys even after every future of them is
+   * gone (or this client disconnects); the scheduler forgets each result once
+   * it is done. For work run for its effects, such as writing files.
+   *
+   * @example
+   * ```ts
+   * client.fireAndForget(client.submit(writeReport, day));
+   * ```
+   */
+  fireAndForget(futures: Future | readonly Future[]): void {
+    const list = futures instanceof Future ? [futures] : [...futures];
+    if (list.length > 0) this.send({ op: "fire-and-forget", keys: list.map((f) => f.key) });
+  }
+
+  /**
+   * Call `fn(...args)` once in every worker process (not as a task: now, on
+   * each worker's own event loop) and collect what each returned, by worker
+   * address. For setting up or inspecting workers.
+   *
+   * @example
+   * ```ts
+   * const pids = await client.run(() => process.pid); // { "tcp://127.0.0.1:40123": 81234, ... }
+   * ```
+   */
+  run<A extends readonly unknown[], R>(fn: (...args: A) => R, ...args: A): Promise<Record<string, Awaited<R>>> {
+    const fref = fnRefOf(fn as (...a: never[]) => unknown);
+    assertShippable(new Map([["run", task(fref, [])]]));
+    return this.request("run", { fn: fref, args });
+  }
+
   /** @internal Ask one of the scheduler's services (coordination primitives, datasets). */
   request<T>(service: string, args: unknown): Promise<T> {
     return new Promise<T>((resolve, reject) => {

@@ -8,7 +8,7 @@
  * @module
  */
 import type { SerializedError } from "../core/errors.js";
-import type { Key, TaskNode } from "../core/graph.js";
+import type { FnRef, Key, TaskNode } from "../core/graph.js";
 import type { FromWorkerMsg, ToClientMsg, ToWorkerMsg } from "./messages.js";
 
 /** Worker process → scheduler. The first message is `register-worker`. */
@@ -25,12 +25,30 @@ export type WorkerToScheduler =
     }
   | FromWorkerMsg
   | DataReply
+  | RunReply
   | { readonly op: "heartbeat" };
+
+/** Scheduler → worker process: run a function in the worker process itself (`client.run`). */
+export interface RunRequest {
+  readonly op: "run";
+  readonly id: number;
+  readonly fn: FnRef;
+  readonly args: readonly unknown[];
+}
+
+/** Worker process → scheduler: what a `run` returned or threw. */
+export interface RunReply {
+  readonly op: "ran";
+  readonly id: number;
+  readonly value?: unknown;
+  readonly error?: SerializedError;
+}
 
 /** Scheduler → worker process. */
 export type SchedulerToWorker =
   | ToWorkerMsg
   | DataRequest
+  | RunRequest
   /** The workers this one may fetch inputs from (sent on every change of membership). */
   | { readonly op: "peers"; readonly add: readonly string[]; readonly remove: readonly string[] }
   /** Leave: finish nothing more, close. */
@@ -71,6 +89,8 @@ export type ClientToScheduler =
       readonly userPriority?: number;
     }
   | { readonly op: "release-keys"; readonly keys: readonly Key[]; readonly session?: string }
+  /** Keep computing these keys of the client's own session even after the client lets go of them. */
+  | { readonly op: "fire-and-forget"; readonly keys: readonly Key[] }
   /** Forget a session and everything it wanted. */
   | { readonly op: "release-session"; readonly session: string }
   | { readonly op: "gather"; readonly id: number; readonly keys: readonly Key[] }

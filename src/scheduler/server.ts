@@ -17,11 +17,11 @@
  * ```
  * @module
  */
-import { InvalidArgumentError, MissingKeyError, serializeError } from "../core/errors.js";
-import type { Key } from "../core/graph.js";
+import { ClosedError, InvalidArgumentError, MissingKeyError, deserializeError, serializeError } from "../core/errors.js";
+import type { FnRef, Key } from "../core/graph.js";
 import { listen, type TcpComm, type TcpListener } from "../comm/tcp.js";
 import type { ToClientMsg } from "./messages.js";
-import type { ClientToScheduler, DataReply, SchedulerToClient, SchedulerToWorker, WorkerToScheduler } from "./protocol.js";
+import type { ClientToScheduler, DataReply, RunReply, SchedulerToClient, SchedulerToWorker, WorkerToScheduler } from "./protocol.js";
 import { SchedulerShell } from "./shell.js";
 import type { SchedulerConfig } from "./state.js";
 
@@ -77,6 +77,7 @@ interface WorkerConn {
   readonly comm: TcpComm<SchedulerToWorker, WorkerToScheduler>;
   lastSeen: number;
   readonly requests: Map<number, (reply: DataReply) => void>;
+  readonly runs: Map<number, (reply: RunReply) => void>;
 }
 
 /**
@@ -95,6 +96,8 @@ export class SchedulerServer implements AsyncDisposable {
   /** The sessions each client opened (scheduler client ids). */
   private readonly sessions = new Map<string, Set<string>>();
   private readonly services = new Map<string, ServiceHandler>();
+  private readonly fireAndForget: string;
+  private nextRun = 0;
   private nextClient = 0;
   private nextRequest = 0;
   private closing = false;
@@ -106,6 +109,12 @@ export class SchedulerServer implements AsyncDisposable {
   ) {
     this.shell = new SchedulerShell({ allowedFailures: 3, ...options.scheduler });
     listener.onConnection((comm) => this.accept(comm));
+    this.addService("run", { handle: (args) => this.runOnWorkers(args as { fn: FnRef; args: readonly unknown[] }) });
+    this.fireAndForget = this.shell.stimulusId("fire-and-forget-client");
+    // Keys given up for fire-and-forget are wanted by this client until they finish.
+    this.shell.addClient(this.fireAndForget, (msg) => {
+      this.shell.stimulus({ type: "client-releases-keys", client: this.fireAndForget, keys: [msg.key], stimulusId: this.shell.stimulusId("fire-and-forget-done") });
+    });
     const timeout = options.workerTimeoutMs ?? 10_000;
     this.timer = setInterval(() => this.checkWorkers(timeout), Math.min(1000, Math.max(50, timeout / 4)));
     this.timer.unref();
@@ -179,7 +188,7 @@ export class SchedulerServer implements AsyncDisposable {
       void comm.close(`a worker at ${reg.address} is already registered`);
       return undefined;
     }
-    const w: WorkerConn = { address: reg.address, name: reg.name, comm, lastSeen: Date.now(), requests: new Map() };
+    const w: WorkerConn = { address: reg.address, name: reg.name, comm, lastSeen: Date.now(), requests: new Map(), runs: new Map() };
     this.workers.set(w.address, w);
     post(comm, { op: "peers", add: [...this.workers.keys()].filter((a) => a !== w.address), remove: [] });
     for (const other of this.workers.values()) if (other !== w) post(other.comm, { op: "peers", add: [w.address], remove: [] });
@@ -211,6 +220,10 @@ export class SchedulerServer implements AsyncDisposable {
         const r = w.requests.get(m.id);
         w.requests.delete(m.id);
         r?.(m);
+      } else if (m.op === "ran") {
+        const r = w.runs.get(m.id);
+        w.runs.delete(m.id);
+        r?.(m);
       } else if (m.op === "task-finished" || m.op === "task-erred" || m.op === "missing-data") task.push(m);
     }
     if (task.length > 0) this.shell.fromWorker(w.address, task);
@@ -221,6 +234,9 @@ export class SchedulerServer implements AsyncDisposable {
     this.workers.delete(w.address);
     for (const r of w.requests.values()) r({ op: "data", id: -1, keys: [], values: [] });
     w.requests.clear();
+    const gone = serializeError(new ClosedError(`Worker ${w.name} at ${w.address}`));
+    for (const r of w.runs.values()) r({ op: "ran", id: -1, error: gone });
+    w.runs.clear();
     if (!w.comm.isClosed) void w.comm.close(`removed: ${why}`);
     if (this.closing) return;
     this.log(`worker ${w.name} at ${w.address} removed: ${why}`);
@@ -292,6 +308,9 @@ export class SchedulerServer implements AsyncDisposable {
         case "request":
           this.request(id, comm, m.id, m.service, m.args);
           break;
+        case "fire-and-forget":
+          this.shell.stimulus({ type: "update-graph", client: this.fireAndForget, tasks: [], keys: m.keys, deliver: false, stimulusId: this.shell.stimulusId("fire-and-forget") });
+          break;
         case "heartbeat":
         case "register-client":
           break;
@@ -332,6 +351,28 @@ export class SchedulerServer implements AsyncDisposable {
         (value) => post(comm, { op: "reply", id, value }),
         (err: unknown) => post(comm, { op: "reply", id, error: serializeError(err) }),
       );
+  }
+
+  /** `client.run`: call a function in every worker process; the answers by worker address. */
+  private async runOnWorkers(req: { fn: FnRef; args: readonly unknown[] }): Promise<Record<string, unknown>> {
+    const out: Record<string, unknown> = {};
+    await Promise.all(
+      [...this.workers.values()].map(
+        (w) =>
+          new Promise<void>((resolve, reject) => {
+            const id = this.nextRun++;
+            w.runs.set(id, (reply) => {
+              if (reply.error !== undefined) reject(deserializeError(reply.error));
+              else {
+                out[w.address] = reply.value;
+                resolve();
+              }
+            });
+            post(w.comm, { op: "run", id, fn: req.fn, args: req.args });
+          }),
+      ),
+    );
+    return out;
   }
 
   private dropClient(id: string): void {

@@ -23,11 +23,14 @@
  */
 import { hostname } from "node:os";
 import { MessageChannel, type Worker } from "node:worker_threads";
-import { ClosedError } from "../core/errors.js";
+import { ClosedError, MissingKeyError, serializeError } from "../core/errors.js";
+import { prepareTask, runTask } from "../core/execute.js";
+import type { TaskNode } from "../core/graph.js";
 import { connect, listen, type TcpComm, type TcpListener } from "../comm/tcp.js";
 import { InprocComm } from "../comm/inproc.js";
 import { packCodec } from "../scheduler/pack.js";
-import type { DataReply, PeerMessage, SchedulerToWorker, WorkerToScheduler } from "../scheduler/protocol.js";
+import type { DataReply, PeerMessage, RunRequest, SchedulerToWorker, WorkerToScheduler } from "../scheduler/protocol.js";
+import "../ops/index.js";
 import type { FromThreadMsg, PeerMsg, ToThreadMsg } from "./thread-protocol.js";
 import { startThread } from "./spawn.js";
 
@@ -201,10 +204,27 @@ export class NetworkWorker {
           for (const a of m.remove) this.removePeer(a);
           for (const a of m.add) this.addPeer(a);
           break;
+        case "run":
+          void this.run(m);
+          break;
         case "terminate":
           void this.stop(m.reason, "scheduler");
           break;
       }
+    }
+  }
+
+  /** `client.run`: call a function here, in the worker process, and send back what it returned. */
+  private async run(m: RunRequest): Promise<void> {
+    try {
+      const node: TaskNode = { kind: "task", fn: m.fn, args: m.args.map((v) => ({ k: "v", v })), deps: [] };
+      await prepareTask(node);
+      const value = await runTask(node, (key) => {
+        throw new MissingKeyError(key);
+      });
+      this.toScheduler({ op: "ran", id: m.id, value });
+    } catch (err) {
+      this.toScheduler({ op: "ran", id: m.id, error: serializeError(err) });
     }
   }
 
