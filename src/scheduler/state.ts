@@ -221,18 +221,23 @@ class Recs {
 
 /** The group name of a key: the key without its block index and trailing hex token. */
 export function keyGroup(key: Key): string {
+  return key.slice(0, groupEnd(key));
+}
+
+/** Where a key's group name ends (see {@link keyGroup}). */
+function groupEnd(key: Key): number {
   let end = key.length;
   if (key.charCodeAt(end - 1) === 93 /* ] */) {
     const open = key.lastIndexOf("[");
     if (open > 0) end = open;
   }
   const dash = key.lastIndexOf("-", end - 1);
-  if (dash < 0 || end - dash - 1 < 16) return key.slice(0, end);
+  if (dash < 0 || end - dash - 1 < 16) return end;
   for (let i = dash + 1; i < end; i++) {
     const c = key.charCodeAt(i);
-    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return key.slice(0, end);
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return end;
   }
-  return key.slice(0, dash);
+  return dash;
 }
 
 const UNKNOWN_DURATION = 0.5;
@@ -265,7 +270,7 @@ export class SchedulerState {
   readonly workers = new Map<string, SchedulerWorker>();
   readonly clients = new Map<string, SchedulerClient>();
   readonly groups = new Map<string, TaskGroup>();
-  /** Mean task duration per group, kept after the group's tasks are gone. */
+  /** Mean task duration per group, kept after the group's tasks are gone (written when a group is dropped). */
   private readonly durations = new Map<string, number>();
   private readonly groupIds = new WeakMap<object, { name: string; id: string }>();
   private readonly sourceIds = new Map<string, number>();
@@ -319,11 +324,12 @@ export class SchedulerState {
   /** Messages from one worker, in order: {@link handleBatch} without an event object per message. */
   handleWorkerMessages(worker: string, msgs: readonly FromWorkerMsg[]): SchedulerInstruction[] {
     this.out = [];
+    const ws = this.workers.get(worker);
     for (const msg of msgs) {
       this.stimulusId = msg.stimulusId;
       const recs = this.recs;
       recs.reset();
-      this.workerMessage(worker, msg, recs);
+      this.workerMessage(ws, msg, recs);
       this.transitions(recs);
     }
     this.flushWorkerBatches();
@@ -355,7 +361,7 @@ export class SchedulerState {
         this.clientReleasesKeys(event.client, event.keys, recs);
         break;
       case "worker-message":
-        this.workerMessage(event.worker, event.msg, recs);
+        this.workerMessage(this.workers.get(event.worker), event.msg, recs);
         break;
     }
     this.transitions(recs);
@@ -421,27 +427,29 @@ export class SchedulerState {
     }
     const generation = this.generation++;
     const user = -(ev.userPriority ?? 0);
-    // Keep only what the wanted keys need: walking the tasks backwards (they come dependencies
-    // first) marks each task's inputs before they are reached. Anything else would never be
-    // computed nor forgotten.
-    const needed = new Set<Key>(ev.keys);
-    for (let j = ev.tasks.length - 1; j >= 0; j--) {
-      const [key, run] = ev.tasks[j]!;
-      if (needed.has(key)) for (const d of run.deps) needed.add(d);
-    }
     const fresh: SchedulerTask[] = [];
+    // Consecutive tasks mostly share a group: reuse the last one's without hashing a name.
+    let lastGroup: TaskGroup | undefined;
+    let lastFn: TaskNode["fn"] | undefined;
     let i = 0;
     for (const [key, run] of ev.tasks) {
-      const existing = this.tasks.get(key);
       i++;
-      if (existing !== undefined || !needed.has(key)) continue;
-      const groupName = keyGroup(key);
-      const groupId = this.groupId(groupName, run.fn);
-      let group = this.groups.get(groupId);
-      if (group === undefined) {
-        // A group seen before (an earlier compute of the same function) starts from what it measured.
-        group = { name: groupName, id: groupId, size: 0, duration: this.durations.get(groupId) };
-        this.groups.set(groupId, group);
+      if (this.tasks.has(key)) continue;
+      let group: TaskGroup;
+      const end = groupEnd(key);
+      if (lastGroup !== undefined && run.fn === lastFn && end === lastGroup.name.length && key.startsWith(lastGroup.name)) {
+        group = lastGroup;
+      } else {
+        const groupName = key.slice(0, end);
+        const groupId = this.groupId(groupName, run.fn);
+        let g = this.groups.get(groupId);
+        if (g === undefined) {
+          // A group seen before (an earlier compute of the same function) starts from what it measured.
+          g = { name: groupName, id: groupId, size: 0, duration: this.durations.get(groupId) };
+          this.groups.set(groupId, g);
+        }
+        group = lastGroup = g;
+        lastFn = run.fn;
       }
       group.size++;
       const ts: SchedulerTask = {
@@ -474,12 +482,14 @@ export class SchedulerState {
       for (const d of ts.run.deps) {
         const dts = this.tasks.get(d);
         if (dts === undefined) {
+          this.dropFresh(fresh);
           throw new InvalidTransitionError(ts.key, `dependency ${d} is neither in the graph nor known to the scheduler`);
         }
         grow(ts, "dependencies").add(dts);
         grow(dts, "dependents").add(ts);
       }
     }
+    this.cullFresh(fresh, ev.keys);
     for (const key of ev.keys) {
       const ts = this.tasks.get(key);
       if (ts === undefined) throw new InvalidTransitionError(key, "a wanted key is not in the graph");
@@ -489,6 +499,47 @@ export class SchedulerState {
       else ts.deliverTo.delete(cs);
       if (ts.state === "memory" || ts.state === "erred") this.reportTo(ts, cs);
       else if (ts.state === "released" || ts.state === "forgotten") recs.set(ts, "waiting");
+    }
+  }
+
+  /**
+   * Keep only the new tasks the wanted keys need: anything else would never be
+   * computed nor forgotten. Tasks come dependencies first, so walking them
+   * backwards reaches every dependent before its dependencies; a new task's
+   * dependents are all new. Clients usually send culled graphs, so the walk
+   * first looks for a new task that is neither wanted nor needed by another.
+   */
+  private cullFresh(fresh: SchedulerTask[], keys: readonly Key[]): void {
+    const wanted = new Set<SchedulerTask>();
+    for (const k of keys) {
+      const ts = this.tasks.get(k);
+      if (ts !== undefined) wanted.add(ts);
+    }
+    let culled = true;
+    for (const ts of fresh) {
+      if (ts.dependents.size === 0 && !wanted.has(ts)) {
+        culled = false;
+        break;
+      }
+    }
+    if (culled) return;
+    const needed = wanted;
+    const unneeded: SchedulerTask[] = [];
+    for (let j = fresh.length - 1; j >= 0; j--) {
+      const ts = fresh[j]!;
+      if (needed.has(ts)) for (const d of ts.dependencies) needed.add(d);
+      else unneeded.push(ts);
+    }
+    if (unneeded.length > 0) this.dropFresh(unneeded);
+  }
+
+  /** Undo the intake of new tasks (unneeded, or a graph refused part-way). */
+  private dropFresh(drop: readonly SchedulerTask[]): void {
+    for (const ts of drop) {
+      this.tasks.delete(ts.key);
+      for (const d of ts.dependencies) d.dependents.delete(ts);
+      ts.group.size--;
+      if (ts.group.size === 0) this.dropGroup(ts.group);
     }
   }
 
@@ -507,9 +558,9 @@ export class SchedulerState {
     }
   }
 
-  private workerMessage(worker: string, msg: FromWorkerMsg, recs: Recs): void {
+  /** A message from a worker (`ws` undefined: one no longer, or never, known). */
+  private workerMessage(ws: SchedulerWorker | undefined, msg: FromWorkerMsg, recs: Recs): void {
     const ts = this.tasks.get(msg.key);
-    const ws = this.workers.get(worker);
     switch (msg.op) {
       case "task-finished": {
         if (ts === undefined || ws === undefined || ts.state !== "processing" || ts.processingOn !== ws || ts.runId !== msg.runId) {
@@ -517,7 +568,7 @@ export class SchedulerState {
           // it — unless that worker holds the key legitimately or is running it again right now.
           const current = ts !== undefined && ws !== undefined && (ts.whoHas.has(ws) || ts.processingOn === ws);
           if (ws !== undefined && !msg.delivered && !current) {
-            this.send(ws.address, { op: "free-keys", keys: [msg.key], stimulusId: this.stimulusId });
+            this.freeKey(ws.address, msg.key);
           }
           return;
         }
@@ -587,40 +638,34 @@ export class SchedulerState {
   private transition(ts: SchedulerTask, finish: TaskStateName, recs: Recs): void {
     const start = ts.state;
     if (start === finish || start === "forgotten") return;
-    switch (`${start}->${finish}`) {
-      case "released->waiting":
-        return this.releasedToWaiting(ts, recs);
-      case "waiting->processing":
-      case "no-worker->processing":
-      case "queued->processing":
-        return this.toProcessing(ts);
-      case "released->processing":
+    // Dispatched on the target, then the origin: no `${start}->${finish}` string per transition.
+    switch (finish) {
+      case "waiting":
+        if (start === "released") return this.releasedToWaiting(ts, recs);
+        break;
+      case "processing":
+        if (start === "waiting" || start === "no-worker" || start === "queued") return this.toProcessing(ts);
         // A task re-placed after its worker died, with inputs still in memory.
-        return this.releasedToWaiting(ts, recs);
-      case "released->forgotten":
-        return this.releasedToForgotten(ts, recs);
-      case "released->erred":
-      case "waiting->erred":
-      case "queued->erred":
-      case "no-worker->erred":
-      case "processing->erred":
-        return this.toErred(ts, recs);
-      case "waiting->released":
-      case "queued->released":
-      case "no-worker->released":
-      case "processing->released":
-      case "memory->released":
-      case "erred->released":
+        if (start === "released") return this.releasedToWaiting(ts, recs);
+        break;
+      case "forgotten":
+        if (start === "released") return this.releasedToForgotten(ts, recs);
+        break;
+      case "erred":
+        if (start !== "memory") return this.toErred(ts, recs);
+        break;
+      case "released":
         return this.toReleased(ts, recs);
       default:
-        if (start !== "released") {
-          this.toReleased(ts, recs);
-          if (ts.state === "released") this.transition(ts, finish, recs);
-          return;
-        }
-        if (finish === "memory" || finish === "queued" || finish === "no-worker") return this.releasedToWaiting(ts, recs);
-        throw new InvalidTransitionError(ts.key, `${start} -> ${finish}`);
+        break;
     }
+    if (start !== "released") {
+      this.toReleased(ts, recs);
+      if (ts.state === "released") this.transition(ts, finish, recs);
+      return;
+    }
+    if (finish === "memory" || finish === "queued" || finish === "no-worker") return this.releasedToWaiting(ts, recs);
+    throw new InvalidTransitionError(ts.key, `${start} -> ${finish}`);
   }
 
   private setState(ts: SchedulerTask, finish: TaskStateName): void {
@@ -833,7 +878,13 @@ export class SchedulerState {
   private recordDuration(ts: SchedulerTask, seconds: number): void {
     const g = ts.group;
     g.duration = g.duration === undefined ? seconds : 0.5 * g.duration + 0.5 * seconds;
-    // Remembered past the group's life, with a bound: keys with generated names must not grow it forever.
+  }
+
+  /** A group's last task is gone: remember what it measured (see {@link durations}) and drop it. */
+  private dropGroup(g: TaskGroup): void {
+    this.groups.delete(g.id);
+    if (g.duration === undefined) return;
+    // Bounded: keys with generated names must not grow it forever.
     if (!this.durations.has(g.id) && this.durations.size >= 10_000) this.durations.delete(this.durations.keys().next().value!);
     this.durations.set(g.id, g.duration);
   }
@@ -879,7 +930,7 @@ export class SchedulerState {
     if (ts.processingOn !== undefined) {
       const ws = ts.processingOn;
       this.unassign(ts, ws);
-      this.send(ws.address, { op: "free-keys", keys: [ts.key], stimulusId: this.stimulusId });
+      this.freeKey(ws.address, ts.key);
       this.fillQueueSlots(ws);
     }
     this.unrunnable.delete(ts);
@@ -903,15 +954,14 @@ export class SchedulerState {
     if (start === "processing" && ts.processingOn !== undefined) {
       const ws = ts.processingOn;
       this.unassign(ts, ws);
-      this.send(ws.address, { op: "free-keys", keys: [ts.key], stimulusId: this.stimulusId });
+      this.freeKey(ws.address, ts.key);
       this.fillQueueSlots(ws);
     }
     if (start === "memory") {
-      const holders = [...ts.whoHas];
-      for (const ws of holders) {
+      for (const ws of ts.whoHas) {
         ws.hasWhat.delete(ts);
         ws.nbytes -= ts.nbytes;
-        this.send(ws.address, { op: "free-keys", keys: [ts.key], stimulusId: this.stimulusId });
+        this.freeKey(ws.address, ts.key);
       }
       ts.whoHas.clear();
     }
@@ -950,7 +1000,7 @@ export class SchedulerState {
     this.setState(ts, "forgotten");
     this.tasks.delete(ts.key);
     ts.group.size--;
-    if (ts.group.size === 0) this.groups.delete(ts.group.id);
+    if (ts.group.size === 0) this.dropGroup(ts.group);
     for (const dts of ts.dependencies) {
       dts.dependents.delete(ts);
       dts.waiters.delete(ts);
@@ -960,23 +1010,27 @@ export class SchedulerState {
 
   // ---- output ------------------------------------------------------------
 
-  private send(worker: string, msg: ToWorkerMsg): void {
+  /** The messages for one worker in the stimulus batch under way. */
+  private batchFor(worker: string): SchedulerInstruction[] {
     // Batched per worker so a stimulus batch yields one message list per worker.
     let batch = this.workerBatches.get(worker);
     if (batch === undefined) {
       batch = [];
       this.workerBatches.set(worker, batch);
     }
-    if (msg.op === "free-keys") {
-      // Releasing a wide graph frees thousands of keys: one message, not thousands.
-      const last = batch[batch.length - 1];
-      if (last !== undefined && last.to === "worker" && last.msg.op === "free-keys") {
-        (last.msg.keys as Key[]).push(...msg.keys);
-        return;
-      }
-      msg = { op: "free-keys", keys: [...msg.keys], stimulusId: msg.stimulusId };
-    }
-    batch.push({ to: "worker", worker, msg });
+    return batch;
+  }
+
+  private send(worker: string, msg: ToWorkerMsg): void {
+    this.batchFor(worker).push({ to: "worker", worker, msg });
+  }
+
+  /** Tell a worker to forget a key. Releasing a wide graph frees thousands: one message, not thousands. */
+  private freeKey(worker: string, key: Key): void {
+    const batch = this.batchFor(worker);
+    const last = batch[batch.length - 1];
+    if (last !== undefined && last.to === "worker" && last.msg.op === "free-keys") (last.msg.keys as Key[]).push(key);
+    else batch.push({ to: "worker", worker, msg: { op: "free-keys", keys: [key], stimulusId: this.stimulusId } });
   }
 
   private flushWorkerBatches(): void {

@@ -101,10 +101,37 @@ describe("SchedulerState: dependencies", () => {
     d.s.validateState();
   });
 
-  it("an unknown dependency is refused", () => {
+  it("an unknown dependency is refused, and none of the graph is kept", () => {
     const d = new SchedulerDriver();
     d.addWorker("w1");
-    assert.throws(() => d.submit("c1", [["b", call(inc, "nope")]], ["b"], true), /nope/);
+    assert.throws(() => d.submit("c1", [["a", call(inc, 1)], ["b", call(add, "a", "nope")]], ["b"], true), /nope/);
+    assert.deepEqual([...d.s.tasks.keys()], []);
+    assert.equal(d.s.groups.size, 0);
+    d.s.validateState();
+  });
+
+  it("tasks the wanted keys do not need are dropped at intake, shared inputs kept", () => {
+    const d = new SchedulerDriver();
+    d.addWorker("w1");
+    const out = d.submit(
+      "c1",
+      [
+        ["a", call(inc, 1)],
+        ["u1", call(inc, 2)],
+        ["u2", call(add, "a", "u1")],
+        ["b", call(inc, "a")],
+        ["u3", call(inc, "u2")],
+      ],
+      ["b"],
+      true,
+    );
+    assert.deepEqual([...d.s.tasks.keys()].sort(), ["a", "b"]);
+    assert.deepEqual([...d.s.tasks.get("a")!.dependents].map((t) => t.key), ["b"]);
+    assert.deepEqual(computeTasks(out).map((m) => m.key), ["a"]);
+    d.finish("a");
+    d.finish("b", { value: 3 });
+    assert.equal(d.s.tasks.size, 0);
+    d.s.validateState();
   });
 
   it("keyGroup strips the index and the token", () => {
