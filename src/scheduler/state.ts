@@ -33,7 +33,7 @@
  */
 import { InvalidTransitionError, KilledWorkerError, serializeError, type SerializedError } from "../core/errors.js";
 import type { Key, TaskNode } from "../core/graph.js";
-import { EMPTY_SET, grow } from "./lazy-set.js";
+import { EMPTY_SET, drop, empty, grow } from "./lazy-set.js";
 import { PriorityQueue } from "./priority-queue.js";
 import { comparePriority, type ComputeTaskMsg, type FromWorkerMsg, type Priority, type TaskInputs, type ToClientMsg, type ToWorkerMsg } from "./messages.js";
 
@@ -403,7 +403,7 @@ export class SchedulerState {
     }
     for (const ts of [...ws.hasWhat]) {
       ws.hasWhat.delete(ts);
-      ts.whoHas.delete(ws);
+      drop(ts, "whoHas", ws);
       if (ts.whoHas.size === 0 && ts.state === "memory") {
         recs.set(ts, "released");
       }
@@ -534,10 +534,10 @@ export class SchedulerState {
   }
 
   /** Undo the intake of new tasks (unneeded, or a graph refused part-way). */
-  private dropFresh(drop: readonly SchedulerTask[]): void {
-    for (const ts of drop) {
+  private dropFresh(tasks: readonly SchedulerTask[]): void {
+    for (const ts of tasks) {
       this.tasks.delete(ts.key);
-      for (const d of ts.dependencies) d.dependents.delete(ts);
+      for (const d of ts.dependencies) drop(d, "dependents", ts);
       ts.group.size--;
       if (ts.group.size === 0) this.dropGroup(ts.group);
     }
@@ -549,8 +549,8 @@ export class SchedulerState {
     for (const key of keys) {
       const ts = this.tasks.get(key);
       if (ts === undefined || !ts.whoWants.has(cs)) continue;
-      ts.whoWants.delete(cs);
-      ts.deliverTo.delete(cs);
+      drop(ts, "whoWants", cs);
+      drop(ts, "deliverTo", cs);
       cs.wantsWhat.delete(ts);
       if (ts.whoWants.size === 0 && ts.waiters.size === 0) {
         recs.set(ts, ts.dependents.size === 0 ? "forgotten" : "released");
@@ -581,8 +581,8 @@ export class SchedulerState {
           for (const cs of [...ts.whoWants]) {
             if (!ts.deliverTo.has(cs)) continue;
             this.sendClient(cs.id, { op: "key-in-memory", key: ts.key, hasValue: true, value: msg.value });
-            ts.whoWants.delete(cs);
-            ts.deliverTo.delete(cs);
+            drop(ts, "whoWants", cs);
+            drop(ts, "deliverTo", cs);
             cs.wantsWhat.delete(ts);
           }
           if (ts.whoWants.size > 0 || ts.waiters.size > 0 || hasActiveDependent(ts)) {
@@ -615,7 +615,7 @@ export class SchedulerState {
       case "missing-data": {
         const errant = this.workers.get(msg.errantWorker);
         if (ts !== undefined && errant !== undefined && ts.whoHas.has(errant)) {
-          ts.whoHas.delete(errant);
+          drop(ts, "whoHas", errant);
           errant.hasWhat.delete(ts);
           errant.nbytes -= ts.nbytes;
           if (ts.whoHas.size === 0 && ts.state === "memory") recs.set(ts, "released");
@@ -898,7 +898,7 @@ export class SchedulerState {
 
   private onMemory(ts: SchedulerTask, recs: Recs): void {
     for (const dep of ts.dependents) {
-      if (dep.waitingOn.delete(ts) && dep.waitingOn.size === 0 && dep.state === "waiting") recs.set(dep, "processing");
+      if (drop(dep, "waitingOn", ts) && dep.waitingOn.size === 0 && dep.state === "waiting") recs.set(dep, "processing");
     }
     this.releaseDependencies(ts, recs);
     if (ts.whoWants.size > 0) this.report(ts);
@@ -910,7 +910,7 @@ export class SchedulerState {
   /** A task no longer needs its dependencies: let go of those nothing else needs. */
   private releaseDependencies(ts: SchedulerTask, recs: Recs): void {
     for (const dts of ts.dependencies) {
-      dts.waiters.delete(ts);
+      drop(dts, "waiters", ts);
       if (dts.waiters.size === 0 && dts.whoWants.size === 0 && dts.state !== "released") recs.set(dts, "released");
     }
   }
@@ -934,8 +934,8 @@ export class SchedulerState {
       this.fillQueueSlots(ws);
     }
     this.unrunnable.delete(ts);
-    for (const dts of ts.dependencies) dts.waiters.delete(ts);
-    ts.waitingOn.clear();
+    for (const dts of ts.dependencies) drop(dts, "waiters", ts);
+    empty(ts, "waitingOn");
     this.setState(ts, "erred");
     for (const dep of ts.dependents) {
       if (dep.state === "erred" || dep.state === "released" || dep.state === "forgotten") continue;
@@ -963,14 +963,14 @@ export class SchedulerState {
         ws.nbytes -= ts.nbytes;
         this.freeKey(ws.address, ts.key);
       }
-      ts.whoHas.clear();
+      empty(ts, "whoHas");
     }
     this.unrunnable.delete(ts);
     for (const dts of ts.dependencies) {
-      dts.waiters.delete(ts);
+      drop(dts, "waiters", ts);
       if (dts.waiters.size === 0 && dts.whoWants.size === 0 && dts.state === "memory" && ts.whoWants.size === 0) recs.set(dts, "released");
     }
-    ts.waitingOn.clear();
+    empty(ts, "waitingOn");
     if (start === "erred") {
       ts.exception = undefined;
       ts.exceptionBlame = undefined;
@@ -1002,8 +1002,8 @@ export class SchedulerState {
     ts.group.size--;
     if (ts.group.size === 0) this.dropGroup(ts.group);
     for (const dts of ts.dependencies) {
-      dts.dependents.delete(ts);
-      dts.waiters.delete(ts);
+      drop(dts, "dependents", ts);
+      drop(dts, "waiters", ts);
       if (dts.dependents.size === 0 && dts.whoWants.size === 0) recs.set(dts, "forgotten");
     }
   }

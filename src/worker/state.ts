@@ -23,7 +23,7 @@
 import type { SerializedError } from "../core/errors.js";
 import { InvalidTransitionError } from "../core/errors.js";
 import type { Expr, FnRef, Key } from "../core/graph.js";
-import { EMPTY_SET, grow } from "../scheduler/lazy-set.js";
+import { EMPTY_SET, drop, empty, grow } from "../scheduler/lazy-set.js";
 import { PriorityQueue } from "../scheduler/priority-queue.js";
 import { comparePriority, type ComputeTaskMsg, type FromWorkerMsg, type Priority, type TaskInputs } from "../scheduler/messages.js";
 
@@ -330,17 +330,17 @@ export class WorkerState {
     this.executing.delete(ts);
     // Inputs are no longer needed by this task.
     for (const dep of ts.dependencies) {
-      dep.dependents.delete(ts);
+      drop(dep, "dependents", ts);
       this.maybeForget(dep);
     }
-    ts.dependencies.clear();
+    empty(ts, "dependencies");
     onCurrent(ts);
   }
 
   private toMemory(ts: WorkerTask): void {
     ts.state = "memory";
     for (const dep of ts.dependents) {
-      if (dep.waitingFor.delete(ts) && dep.waitingFor.size === 0 && dep.state === "waiting") {
+      if (drop(dep, "waitingFor", ts) && dep.waitingFor.size === 0 && dep.state === "waiting") {
         dep.state = "ready";
         this.ready.push(dep);
       }
@@ -390,7 +390,7 @@ export class WorkerState {
         }
         continue;
       }
-      ts.whoHas.delete(peer);
+      drop(ts, "whoHas", peer);
       if (ts.wanted && ts.run !== undefined) {
         // Asked to compute it meanwhile: do so.
         this.setupCompute(ts);
@@ -410,11 +410,11 @@ export class WorkerState {
       case "ready":
       case "waiting":
         for (const dep of ts.dependencies) {
-          dep.dependents.delete(ts);
+          drop(dep, "dependents", ts);
           this.maybeForget(dep);
         }
-        ts.dependencies.clear();
-        ts.waitingFor.clear();
+        empty(ts, "dependencies");
+        empty(ts, "waitingFor");
         ts.run = undefined;
         this.maybeForget(ts);
         return;
@@ -443,7 +443,7 @@ export class WorkerState {
     this.fetchQueue.delete(ts);
     ts.state = "forgotten";
     for (const dep of ts.dependencies) {
-      dep.dependents.delete(ts);
+      drop(dep, "dependents", ts);
       this.maybeForget(dep);
     }
   }
