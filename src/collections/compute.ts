@@ -179,8 +179,8 @@ function finish(graph: Graph, roots: readonly Delayed[], options: ComputeOptions
   const keys = roots.filter((r) => graph.has(r.key)).map((r) => r.key);
   // Validation (missing keys, cycles) is each scheduler's job: it sees the graph as run.
   if (options.optimize === false) return graph;
-  // Culling must never drop held inputs: they are outside the graph, so only graph keys are roots here.
-  return optimize(graph, keys, options.optimize ?? {});
+  // `collect` gathers exactly what the roots need: culling would walk the whole graph to drop nothing.
+  return optimize(graph, keys, { ...options.optimize, cull: false });
 }
 
 function splitOptions(args: readonly unknown[]): [unknown[], ComputeOptions] {

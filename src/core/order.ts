@@ -43,17 +43,17 @@ export function order(graph: Graph): Map<Key, number> {
  * in `validate` raises MissingKeyError, a cycle raises CycleError.
  */
 export function executionOrder(graph: Graph, validate?: { has(key: Key): boolean }): Key[] {
-  const hasDependents = new Set<Key>();
-  for (const node of graph.values()) for (const d of nodeDeps(node)) hasDependents.add(d);
-  const priority = new Set<Key>();
+  // One map of flags per key instead of three sets: a 10,000-task graph hashes each key fewer times.
+  const mark = new Map<Key, number>();
+  for (const node of graph.values()) for (const d of nodeDeps(node)) mark.set(d, HAS_DEPENDENTS);
   const out: Key[] = [];
   const stack: Key[] = [];
   const cursor: number[] = [];
   for (const sink of graph.keys()) {
-    if (hasDependents.has(sink) || priority.has(sink)) continue;
+    if (mark.has(sink)) continue;
     stack.push(sink);
     cursor.push(0);
-    const onStack = new Set<Key>([sink]);
+    mark.set(sink, ON_STACK);
     while (stack.length > 0) {
       const top = stack.length - 1;
       const key = stack[top]!;
@@ -61,8 +61,9 @@ export function executionOrder(graph: Graph, validate?: { has(key: Key): boolean
       let pushed = false;
       while (cursor[top]! < deps.length) {
         const d = deps[cursor[top]!++]!;
-        if (priority.has(d)) continue;
-        if (onStack.has(d)) {
+        const m = mark.get(d) ?? 0;
+        if ((m & ORDERED) !== 0) continue;
+        if ((m & ON_STACK) !== 0) {
           if (validate !== undefined) throw new CycleError([...stack.slice(stack.indexOf(d)), d]);
           continue;
         }
@@ -72,22 +73,25 @@ export function executionOrder(graph: Graph, validate?: { has(key: Key): boolean
         }
         stack.push(d);
         cursor.push(0);
-        onStack.add(d);
+        mark.set(d, m | ON_STACK);
         pushed = true;
         break;
       }
       if (pushed) continue;
-      priority.add(key);
+      mark.set(key, ((mark.get(key) ?? 0) & ~ON_STACK) | ORDERED);
       out.push(key);
       stack.pop();
       cursor.pop();
-      onStack.delete(key);
     }
   }
   // Only a cycle leaves keys unvisited (every key on it has a dependent).
   if (out.length < graph.size) {
     if (validate !== undefined) validateGraph(graph, validate);
-    for (const key of graph.keys()) if (!priority.has(key)) out.push(key);
+    for (const key of graph.keys()) if (((mark.get(key) ?? 0) & ORDERED) === 0) out.push(key);
   }
   return out;
 }
+
+const HAS_DEPENDENTS = 1;
+const ORDERED = 2;
+const ON_STACK = 4;
