@@ -33,7 +33,7 @@
  */
 import { InvalidTransitionError, KilledWorkerError, serializeError, type SerializedError } from "../core/errors.js";
 import type { Key, TaskNode } from "../core/graph.js";
-import { EMPTY_SET, drop, empty, grow } from "./lazy-set.js";
+import { EMPTY_SET, drop, empty, grow, put } from "./lazy-set.js";
 import { PriorityQueue } from "./priority-queue.js";
 import { comparePriority, type ComputeTaskMsg, type FromWorkerMsg, type Priority, type TaskInputs, type ToClientMsg, type ToWorkerMsg } from "./messages.js";
 
@@ -486,7 +486,7 @@ export class SchedulerState {
           throw new InvalidTransitionError(ts.key, `dependency ${d} is neither in the graph nor known to the scheduler`);
         }
         grow(ts, "dependencies").add(dts);
-        grow(dts, "dependents").add(ts);
+        put(dts, "dependents", ts);
       }
     }
     this.cullFresh(fresh, ev.keys);
@@ -496,7 +496,7 @@ export class SchedulerState {
       grow(ts, "whoWants").add(cs);
       cs.wantsWhat.add(ts);
       if (ev.deliver) grow(ts, "deliverTo").add(cs);
-      else ts.deliverTo.delete(cs);
+      else drop(ts, "deliverTo", cs);
       if (ts.state === "memory" || ts.state === "erred") this.reportTo(ts, cs);
       else if (ts.state === "released" || ts.state === "forgotten") recs.set(ts, "waiting");
     }
@@ -691,7 +691,7 @@ export class SchedulerState {
       }
     }
     for (const dts of ts.dependencies) {
-      grow(dts, "waiters").add(ts);
+      put(dts, "waiters", ts);
       if (dts.state !== "memory") {
         grow(ts, "waitingOn").add(dts);
         if (dts.state === "released" || dts.state === "forgotten") recs.set(dts, "waiting");
@@ -891,7 +891,7 @@ export class SchedulerState {
 
   private addReplica(ts: SchedulerTask, ws: SchedulerWorker): void {
     if (ts.whoHas.has(ws)) return;
-    grow(ts, "whoHas").add(ws);
+    put(ts, "whoHas", ws);
     ws.hasWhat.add(ts);
     ws.nbytes += ts.nbytes;
   }
@@ -982,7 +982,7 @@ export class SchedulerState {
       for (const dep of ts.dependents) {
         if (dep.state === "waiting") {
           grow(dep, "waitingOn").add(ts);
-          grow(ts, "waiters").add(dep);
+          put(ts, "waiters", dep);
         } else if (dep.state === "processing") {
           // Its worker may be fetching the lost copy: restart it once this is back.
           recs.set(dep, "waiting");

@@ -259,7 +259,7 @@ function pump(): void {
       }
       continue;
     }
-    const node: TaskNode = { kind: "task", fn: ts.run.fn, args: ts.run.args, deps: [] };
+    const node = ts.run;
     const prep = prepareTask(node);
     if (prep !== undefined) {
       // The first use of a module on this thread: run once it is imported, then carry on with the queue.
