@@ -63,7 +63,24 @@ export function put<R, F extends keyof R>(record: R, field: F, item: R[F] extend
   if (!s.has(item)) (grow(record, field) as unknown as Set<unknown>).add(item);
 }
 
+// The last shared set handed out: a wide task's inputs, or a worker's results, ask for the same one in a row.
+let lastItem: unknown = undefined;
+let lastShared: Set<unknown> | undefined;
+
+/** Let go of the item {@link put} remembers (the machines call it after each stimulus, so it keeps no graph alive). */
+export function forgetLastPut(): void {
+  lastItem = undefined;
+  lastShared = undefined;
+}
+
 function shared(item: unknown): Set<unknown> {
+  if (item === lastItem && lastShared !== undefined) return lastShared;
+  lastShared = sharedOf(item);
+  lastItem = item;
+  return lastShared;
+}
+
+function sharedOf(item: unknown): Set<unknown> {
   const isObject = (typeof item === "object" && item !== null) || typeof item === "function";
   let s = isObject ? sharedOfObject.get(item as object) : sharedOfValue.get(item);
   if (s === undefined) {

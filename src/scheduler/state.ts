@@ -33,7 +33,7 @@
  */
 import { InvalidTransitionError, KilledWorkerError, serializeError, type SerializedError } from "../core/errors.js";
 import type { Key, TaskNode } from "../core/graph.js";
-import { EMPTY_SET, drop, empty, grow, put } from "./lazy-set.js";
+import { EMPTY_SET, drop, empty, forgetLastPut, grow, put } from "./lazy-set.js";
 import { PriorityQueue } from "./priority-queue.js";
 import { comparePriority, type ComputeTaskMsg, type FromWorkerMsg, type Priority, type TaskInputs, type ToClientMsg, type ToWorkerMsg } from "./messages.js";
 
@@ -317,6 +317,7 @@ export class SchedulerState {
     this.out = [];
     for (const event of events) this.handleOne(event);
     this.flushWorkerBatches();
+    forgetLastPut();
     if (this.validateAfter) this.validateState();
     return this.out;
   }
@@ -333,6 +334,7 @@ export class SchedulerState {
       this.transitions(recs);
     }
     this.flushWorkerBatches();
+    forgetLastPut();
     if (this.validateAfter) this.validateState();
     return this.out;
   }
@@ -778,28 +780,40 @@ export class SchedulerState {
 
   /** Where a task's inputs are, as the compute-task message carries it. */
   private inputsOf(ts: SchedulerTask): TaskInputs {
-    const keys: Key[] = [];
+    const n = ts.dependencies.size;
+    const keys = new Array<Key>(n);
+    const who = new Array<number | number[]>(n);
+    const nbytes = new Array<number>(n);
     const workers: string[] = [];
     const index = new Map<SchedulerWorker, number>();
-    const who: (number | number[])[] = [];
-    const nbytes: number[] = [];
+    // Inputs mostly sit on one worker after another: remember the last one's index.
+    let lastWorker: SchedulerWorker | undefined;
+    let lastIndex = 0;
+    let j = 0;
     for (const d of ts.dependencies) {
-      keys.push(d.key);
-      nbytes.push(d.nbytes);
+      keys[j] = d.key;
+      nbytes[j] = d.nbytes;
       let holders: number | number[] | undefined;
       for (const w of d.whoHas) {
-        let i = index.get(w);
-        if (i === undefined) {
-          i = workers.length;
-          workers.push(w.address);
-          index.set(w, i);
+        let i: number;
+        if (w === lastWorker) i = lastIndex;
+        else {
+          i = index.get(w) ?? -1;
+          if (i < 0) {
+            i = workers.length;
+            workers.push(w.address);
+            index.set(w, i);
+          }
+          lastWorker = w;
+          lastIndex = i;
         }
         holders = holders === undefined ? i : typeof holders === "number" ? [holders, i] : (holders.push(i), holders);
       }
-      who.push(holders ?? []);
+      who[j++] = holders ?? [];
     }
     return { keys, workers, who, nbytes };
   }
+
 
   private decideWorker(ts: SchedulerTask): SchedulerWorker {
     let candidates: Iterable<SchedulerWorker>;

@@ -23,7 +23,7 @@
 import type { SerializedError } from "../core/errors.js";
 import { InvalidTransitionError } from "../core/errors.js";
 import { NO_DEPS, type Key, type TaskNode } from "../core/graph.js";
-import { EMPTY_SET, SmallSet, drop, empty, grow, put } from "../scheduler/lazy-set.js";
+import { EMPTY_SET, SmallSet, drop, empty, forgetLastPut, grow, put } from "../scheduler/lazy-set.js";
 import { PriorityQueue } from "../scheduler/priority-queue.js";
 import { comparePriority, type ComputeTaskMsg, type FromWorkerMsg, type Priority, type TaskInputs } from "../scheduler/messages.js";
 
@@ -171,6 +171,7 @@ export class WorkerState {
     }
     this.schedule();
     if (this.released !== undefined) this.out.push({ type: "release-data", keys: this.released });
+    forgetLastPut();
     if (this.validateAfter) this.validateState();
     return this.out;
   }

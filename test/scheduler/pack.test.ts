@@ -45,3 +45,22 @@ test("functions shared by many tasks are sent once", () => {
   const [p] = packBatch(batch) as [{ fns: unknown[] }];
   assert.equal(p.fns.length, 1);
 });
+
+test("a task with a long list of references sends them as indices into its inputs, and they come back the same", () => {
+  const keys = Array.from({ length: 40 }, (_, i) => `inc-${i}`);
+  const refs = keys.map((key) => ({ k: "r" as const, key }));
+  // Out of input order, a repeat, and a short list that stays as it is.
+  const items = [...refs.slice(20), ...refs.slice(0, 20), refs[3]!];
+  const wide: ComputeTaskMsg = {
+    ...compute(0),
+    key: "sum-0",
+    args: [{ k: "a", items }, { k: "a", items: refs.slice(0, 2) }, { k: "v", v: [1, 2] }],
+    inputs: { keys, workers: ["w1", "w2"], who: keys.map((_, i) => i % 2), nbytes: keys.map(() => 8) },
+  };
+  const packed = packBatch([wide, compute(1)]);
+  assert.equal((packed[0] as { op: string }).op, "packed:compute-wide");
+  assert.deepEqual(unpackBatch(structuredClone(packed)), [wide, compute(1)]);
+  // A reference that is not among the inputs leaves the list as it is.
+  const odd: ComputeTaskMsg = { ...wide, args: [{ k: "a", items: [...refs, { k: "r", key: "elsewhere" }] }] };
+  assert.deepEqual(packBatch([odd]), [odd]);
+});
