@@ -31,6 +31,10 @@ export const kDeps: unique symbol = Symbol("dask-ts.deps");
 export const kHeld: unique symbol = Symbol("dask-ts.held");
 /** @internal A copy of a Delayed (same key and shape) backed by a held key or a literal node. */
 export const kRebind: unique symbol = Symbol("dask-ts.rebind");
+/** @internal The last {@link collect} walk that reached a Delayed (a mark on the value, not a set of them). */
+export const kVisited: unique symbol = Symbol("dask-ts.visited");
+
+let walks = 0;
 
 /**
  * Names accepted by the `scheduler` option.
@@ -112,20 +116,20 @@ interface Collected {
 function collect(roots: readonly Delayed[]): Collected {
   const graph: Graph = new Map();
   const held = new Map<Key, HeldKey>();
-  const seen = new Set<Delayed>();
+  const walk = ++walks;
   const stack: Delayed[] = [];
   const post: Delayed[] = [];
   for (const r of roots) {
-    if (seen.has(r)) continue;
-    seen.add(r);
+    if (r[kVisited] === walk) continue;
+    r[kVisited] = walk;
     stack.push(r);
   }
   while (stack.length > 0) {
     const d = stack.pop()!;
     post.push(d);
     for (const dep of d[kDeps]) {
-      if (!seen.has(dep)) {
-        seen.add(dep);
+      if (dep[kVisited] !== walk) {
+        dep[kVisited] = walk;
         stack.push(dep);
       }
     }

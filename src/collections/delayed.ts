@@ -23,10 +23,10 @@
 import { InvalidArgumentError } from "../core/errors.js";
 import { fnRefName, fnRefOf } from "../core/functions.js";
 import { lit, opRef, ref, task, type Expr, type FnRef, type GraphNode, type Key } from "../core/graph.js";
-import { randomToken, tokenize, tokenizeSymbol } from "../core/tokenize.js";
+import { randomKeys, tokenize, tokenizeSymbol } from "../core/tokenize.js";
 import type { HeldKey } from "../scheduler/types.js";
 import type { VisualizeOptions, VisualizeResult } from "../diagnostics/visualize.js";
-import { kGraphNode, kDeps, kHeld, kRebind, type ComputeOptions, type Resolved, computeOne, persistOne, visualizeAll } from "./compute.js";
+import { kGraphNode, kDeps, kHeld, kRebind, kVisited, type ComputeOptions, type Resolved, computeOne, persistOne, visualizeAll } from "./compute.js";
 import "../ops/core.js";
 
 /**
@@ -105,6 +105,8 @@ export class Delayed<T = unknown> {
   readonly [kDeps]: readonly Delayed[];
   /** @internal */
   [kHeld]: HeldKey | undefined;
+  /** @internal */
+  [kVisited] = 0;
   private readonly nout: number | undefined;
 
   /** @internal */
@@ -267,6 +269,7 @@ function makeDelayedFunction<A extends readonly unknown[], R>(fn: (...args: A) =
   const fref = fnRefOf(fn as (...args: never[]) => unknown, options.captures);
   const name = options.name ?? fnRefName(fref);
   const taskOptions = { transfer: options.transfer === true };
+  const nextKey = randomKeys(name);
   const call = (...args: LazyArgs<A>): Delayed<R> => {
     const deps: Delayed[] = [];
     const exprs: Expr[] = new Array<Expr>(args.length);
@@ -274,7 +277,7 @@ function makeDelayedFunction<A extends readonly unknown[], R>(fn: (...args: A) =
       const a = args[i];
       exprs[i] = (typeof a !== "object" && typeof a !== "function") || a === null ? { k: "v", v: a } : toExpr(a, deps);
     }
-    const key = options.key ?? `${name}-${options.pure === true ? tokenize(fref, args) : randomToken()}`;
+    const key = options.key ?? (options.pure === true ? `${name}-${tokenize(fref, args)}` : nextKey());
     // Calls on plain values (the leaves of most graphs) share one empty dependency list.
     return new Delayed<R>(key, task(fref, exprs, taskOptions), deps.length === 0 ? NO_DELAYED : deps, options.nout);
   };

@@ -47,17 +47,21 @@ export function executionOrder(graph: Graph, validate?: { has(key: Key): boolean
   const mark = new Map<Key, number>();
   for (const node of graph.values()) for (const d of nodeDeps(node)) mark.set(d, HAS_DEPENDENTS);
   const out: Key[] = [];
+  // The walk's stack: keys, their nodes' dependencies, and how far through them it is.
   const stack: Key[] = [];
+  const depsOf: (readonly Key[])[] = [];
   const cursor: number[] = [];
+  // Keys, not entries: iterating a Map's entries allocates a pair per entry.
   for (const sink of graph.keys()) {
     if (mark.has(sink)) continue;
     stack.push(sink);
+    depsOf.push(nodeDeps(graph.get(sink)!));
     cursor.push(0);
     mark.set(sink, ON_STACK);
     while (stack.length > 0) {
       const top = stack.length - 1;
       const key = stack[top]!;
-      const deps = nodeDeps(graph.get(key)!);
+      const deps = depsOf[top]!;
       let pushed = false;
       while (cursor[top]! < deps.length) {
         const d = deps[cursor[top]!++]!;
@@ -67,20 +71,24 @@ export function executionOrder(graph: Graph, validate?: { has(key: Key): boolean
           if (validate !== undefined) throw new CycleError([...stack.slice(stack.indexOf(d)), d]);
           continue;
         }
-        if (!graph.has(d)) {
+        const node = graph.get(d);
+        if (node === undefined) {
           if (validate !== undefined && !validate.has(d)) throw new MissingKeyError(d, key);
           continue;
         }
         stack.push(d);
+        depsOf.push(nodeDeps(node));
         cursor.push(0);
-        mark.set(d, m | ON_STACK);
+        mark.set(d, ON_STACK);
         pushed = true;
         break;
       }
       if (pushed) continue;
-      mark.set(key, ((mark.get(key) ?? 0) & ~ON_STACK) | ORDERED);
+      // Once ordered, whether it has dependents no longer matters.
+      mark.set(key, ORDERED);
       out.push(key);
       stack.pop();
+      depsOf.pop();
       cursor.pop();
     }
   }

@@ -47,6 +47,35 @@ export function randomToken(): string {
   return `${processSalt}${(counter++).toString(16).padStart(16, "0")}`;
 }
 
+/** "00" to "ff". */
+const BYTE_HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+/**
+ * A maker of keys `${name}-${randomToken()}` (the same keys, from the same
+ * counter), for impure delayed calls: each call makes one. All but the last
+ * two hex digits are kept between calls, so a key is one concatenation
+ * instead of four strings and a padding.
+ *
+ * @example
+ * ```ts
+ * const next = randomKeys("inc");
+ * next(); // "inc-<16 hex salt><16 hex counter>"
+ * ```
+ */
+export function randomKeys(name: string): () => string {
+  let high = -1;
+  let prefix = "";
+  return () => {
+    const n = counter++;
+    const h = Math.floor(n / 256);
+    if (h !== high) {
+      high = h;
+      prefix = `${name}-${processSalt}${h.toString(16).padStart(14, "0")}`;
+    }
+    return prefix + BYTE_HEX[n & 255]!;
+  };
+}
+
 /** One random token per identity, remembered in `tokens`. */
 function memoToken<K>(tokens: { get(k: K): string | undefined; set(k: K, t: string): unknown }, k: K): string {
   let t = tokens.get(k);
