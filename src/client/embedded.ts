@@ -286,7 +286,8 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
   private run(graph: Graph, keys: readonly Key[], deliver: boolean, options: RunOptions): Promise<{ client: string; values: Map<Key, unknown> }> {
     const unique = [...new Set(keys)];
     for (const k of unique) if (!graph.has(k) && !this.holds(k)) throw new MissingKeyError(k);
-    const tasks = this.prepare(graph);
+    // Cleared once the scheduler has taken the tasks in: the closures below live as long as the computation.
+    let tasks: [Key, TaskNode][] | undefined = this.prepare(graph);
     const client = `${deliver ? "compute" : "persist"}-${this.nextClient++}`;
     return new Promise((resolve, reject) => {
       const values = new Map<Key, unknown>();
@@ -341,10 +342,12 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
       this.failures.set(client, (err) => finish(err));
       this.shell.addClient(client, onMessage);
       try {
+        const submitted = tasks!;
+        tasks = undefined;
         this.shell.stimulus({
           type: "update-graph",
           client,
-          tasks,
+          tasks: submitted,
           keys: unique,
           deliver,
           ...(options.priority === undefined ? {} : { userPriority: options.priority }),

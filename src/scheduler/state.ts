@@ -268,6 +268,8 @@ function hasActiveDependent(ts: SchedulerTask): boolean {
 export class SchedulerState {
   readonly tasks = new Map<Key, SchedulerTask>();
   readonly workers = new Map<string, SchedulerWorker>();
+  /** The same workers as a list: placing a root task walks them, and a Map iterator per task is garbage. */
+  private readonly workerList: SchedulerWorker[] = [];
   readonly clients = new Map<string, SchedulerClient>();
   readonly groups = new Map<string, TaskGroup>();
   /** Mean task duration per group, kept after the group's tasks are gone (written when a group is dropped). */
@@ -380,6 +382,7 @@ export class SchedulerState {
     if (this.workers.has(address)) return;
     const ws: SchedulerWorker = { address, nthreads, processing: new Set(), hasWhat: new Set(), rootProcessing: 0, occupancy: 0, nbytes: 0 };
     this.workers.set(address, ws);
+    this.workerList.push(ws);
     this.totalThreads += nthreads;
     for (const ts of this.unrunnable) recs.set(ts, "processing");
     this.fillQueueSlots(ws);
@@ -389,6 +392,7 @@ export class SchedulerState {
     const ws = this.workers.get(address);
     if (ws === undefined) return;
     this.workers.delete(address);
+    this.workerList.splice(this.workerList.indexOf(ws), 1);
     this.totalThreads -= ws.nthreads;
     for (const ts of [...ws.processing]) {
       this.unassign(ts, ws);
@@ -726,7 +730,7 @@ export class SchedulerState {
     if (rootish) {
       let best: SchedulerWorker | undefined;
       let bestLoad = Infinity;
-      for (const w of this.workers.values()) {
+      for (const w of this.workerList) {
         if (w.rootProcessing >= this.rootSlots(w, ts.group)) continue;
         const load = w.processing.size / w.nthreads;
         if (load < bestLoad) {
@@ -820,9 +824,9 @@ export class SchedulerState {
     if (ts.dependencies.size > 0) {
       const holders = new Set<SchedulerWorker>();
       for (const d of ts.dependencies) for (const w of d.whoHas) holders.add(w);
-      candidates = holders.size > 0 ? holders : this.workers.values();
+      candidates = holders.size > 0 ? holders : this.workerList;
     } else {
-      candidates = this.workers.values();
+      candidates = this.workerList;
     }
     let best: SchedulerWorker | undefined;
     let bestCost = Infinity;
