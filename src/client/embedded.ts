@@ -39,7 +39,7 @@ import { assertShippable } from "../core/functions.js";
 import { task, lit, ref, opRef, type Graph, type Key, type TaskNode } from "../core/graph.js";
 import { executionOrder } from "../core/order.js";
 import { InprocComm } from "../comm/inproc.js";
-import type { FromWorkerMsg, ToClientMsg } from "../scheduler/messages.js";
+import type { ToClientMsg, WorkerReportMsg } from "../scheduler/messages.js";
 import { SchedulerShell } from "../scheduler/shell.js";
 import { packCodec } from "../scheduler/pack.js";
 import type { SchedulerConfig } from "../scheduler/state.js";
@@ -176,7 +176,7 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
       lastError: undefined,
       dataRequests: new Map(),
       comm: new InprocComm<ToThreadMsg, FromThreadMsg>(thread, (msgs) => {
-        const fromWorker: FromWorkerMsg[] = [];
+        const fromWorker: WorkerReportMsg[] = [];
         for (const msg of msgs) {
           if (msg.op === "ready") {
             handle.ready = true;

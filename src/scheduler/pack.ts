@@ -3,8 +3,10 @@
  * a `compute-task` or `task-finished` message is several small objects; a
  * batch of thousands of them costs more to clone than the tasks take to run.
  * Runs of such messages are packed into one record of parallel columns
- * (typed arrays for numbers) before sending and unpacked on arrival, so the
- * state machines keep their plain message shapes.
+ * (typed arrays for numbers) before sending. Compute-tasks are unpacked on
+ * arrival, so the worker machine keeps its plain message shape; a run of
+ * task-finished messages becomes one `tasks-finished` message, which the
+ * scheduler machine takes in as it is.
  *
  * Only messages without per-task maps are packed (compute-task without
  * dependencies, task-finished without a delivered value). A compute-task
@@ -21,10 +23,9 @@
  * @module
  */
 import type { Expr, FnRef, Key } from "../core/graph.js";
-import type { ComputeTaskMsg, TaskFinishedMsg } from "./messages.js";
+import type { ComputeTaskMsg, TaskFinishedMsg, TasksFinishedMsg } from "./messages.js";
 
 const PACKED_COMPUTE = "packed:compute-task";
-const PACKED_FINISHED = "packed:task-finished";
 const PACKED_WIDE = "packed:compute-wide";
 const MIN_RUN = 8;
 /** Shortest list of references worth sending as indices. */
@@ -44,14 +45,6 @@ interface PackedCompute {
   readonly stimulusIds: string[];
 }
 
-interface PackedFinished {
-  readonly op: typeof PACKED_FINISHED;
-  readonly keys: string[];
-  readonly runIds: Float64Array;
-  readonly nbytes: Float64Array;
-  readonly durations: Float64Array;
-  readonly stimulusIds: string[];
-}
 
 interface PackedWide {
   readonly op: typeof PACKED_WIDE;
@@ -168,10 +161,10 @@ function packCompute(run: readonly ComputeTaskMsg[]): PackedCompute {
   return out;
 }
 
-function packFinished(run: readonly TaskFinishedMsg[]): PackedFinished {
+function packFinished(run: readonly TaskFinishedMsg[]): TasksFinishedMsg {
   const n = run.length;
-  const out: PackedFinished = {
-    op: PACKED_FINISHED,
+  const out = {
+    op: "tasks-finished" as const,
     keys: new Array<string>(n),
     runIds: new Float64Array(n),
     nbytes: new Float64Array(n),
@@ -223,7 +216,7 @@ export function unpackBatch<T>(msgs: readonly unknown[]): T[] {
   let packed = false;
   for (const m of msgs) {
     const op = (m as Msg).op;
-    if (op === PACKED_COMPUTE || op === PACKED_FINISHED || op === PACKED_WIDE) {
+    if (op === PACKED_COMPUTE || op === PACKED_WIDE) {
       packed = true;
       break;
     }
@@ -243,20 +236,6 @@ export function unpackBatch<T>(msgs: readonly unknown[]): T[] {
           priority: [p.priority[3 * i]!, p.priority[3 * i + 1]!, p.priority[3 * i + 2]!],
           runId: p.runIds[i]!,
           deliver: p.deliver[i] === 1,
-          stimulusId: p.stimulusIds[i]!,
-        };
-        out.push(msg);
-      }
-    } else if (op === PACKED_FINISHED) {
-      const p = m as PackedFinished;
-      for (let i = 0; i < p.keys.length; i++) {
-        const msg: TaskFinishedMsg = {
-          op: "task-finished",
-          key: p.keys[i]!,
-          runId: p.runIds[i]!,
-          nbytes: p.nbytes[i]!,
-          duration: p.durations[i]!,
-          delivered: false,
           stimulusId: p.stimulusIds[i]!,
         };
         out.push(msg);

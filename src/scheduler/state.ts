@@ -35,7 +35,7 @@ import { InvalidTransitionError, KilledWorkerError, serializeError, type Seriali
 import type { Key, TaskNode } from "../core/graph.js";
 import { EMPTY_SET, drop, empty, forgetLastPut, grow, put } from "./lazy-set.js";
 import { PriorityQueue } from "./priority-queue.js";
-import { comparePriority, type ComputeTaskMsg, type FromWorkerMsg, type Priority, type TaskInputs, type ToClientMsg, type ToWorkerMsg } from "./messages.js";
+import { comparePriority, reportStimulusId, type ComputeTaskMsg, type Priority, type TaskInputs, type ToClientMsg, type ToWorkerMsg, type WorkerReportMsg } from "./messages.js";
 
 /**
  * Where a task is in its life on the scheduler.
@@ -135,7 +135,7 @@ export type SchedulerEvent =
       readonly stimulusId: string;
     }
   | { readonly type: "client-releases-keys"; readonly client: string; readonly keys: readonly Key[]; readonly stimulusId: string }
-  | { readonly type: "worker-message"; readonly worker: string; readonly msg: FromWorkerMsg; readonly stimulusId: string };
+  | { readonly type: "worker-message"; readonly worker: string; readonly msg: WorkerReportMsg; readonly stimulusId: string };
 
 /**
  * A message to send, the output of a transition.
@@ -325,11 +325,11 @@ export class SchedulerState {
   }
 
   /** Messages from one worker, in order: {@link handleBatch} without an event object per message. */
-  handleWorkerMessages(worker: string, msgs: readonly FromWorkerMsg[]): SchedulerInstruction[] {
+  handleWorkerMessages(worker: string, msgs: readonly WorkerReportMsg[]): SchedulerInstruction[] {
     this.out = [];
     const ws = this.workers.get(worker);
     for (const msg of msgs) {
-      this.stimulusId = msg.stimulusId;
+      this.stimulusId = reportStimulusId(msg);
       const recs = this.recs;
       recs.reset();
       this.workerMessage(ws, msg, recs);
@@ -565,52 +565,24 @@ export class SchedulerState {
   }
 
   /** A message from a worker (`ws` undefined: one no longer, or never, known). */
-  private workerMessage(ws: SchedulerWorker | undefined, msg: FromWorkerMsg, recs: Recs): void {
-    const ts = this.tasks.get(msg.key);
+  private workerMessage(ws: SchedulerWorker | undefined, msg: WorkerReportMsg, recs: Recs): void {
     switch (msg.op) {
-      case "task-finished": {
-        if (ts === undefined || ws === undefined || ts.state !== "processing" || ts.processingOn !== ws || ts.runId !== msg.runId) {
-          // A stale result (stolen, cancelled, or its worker was presumed dead): make sure nobody keeps
-          // it — unless that worker holds the key legitimately or is running it again right now.
-          const current = ts !== undefined && ws !== undefined && (ts.whoHas.has(ws) || ts.processingOn === ws);
-          if (ws !== undefined && !msg.delivered && !current) {
-            this.freeKey(ws.address, msg.key);
-          }
-          return;
-        }
-        this.recordDuration(ts, msg.duration);
-        this.finishProcessing(ts);
-        ts.nbytes = msg.nbytes;
-        if (msg.delivered) {
-          // Hand the value to the clients that asked for delivery; no worker kept it.
-          ts.deliver = false;
-          for (const cs of [...ts.whoWants]) {
-            if (!ts.deliverTo.has(cs)) continue;
-            this.sendClient(cs.id, { op: "key-in-memory", key: ts.key, hasValue: true, value: msg.value });
-            drop(ts, "whoWants", cs);
-            drop(ts, "deliverTo", cs);
-            cs.wantsWhat.delete(ts);
-          }
-          if (ts.whoWants.size > 0 || ts.waiters.size > 0 || hasActiveDependent(ts)) {
-            // Someone joined meanwhile who needs it held (a persist, a dependent): hand the value back
-            // to the worker that made it rather than computing it again.
-            this.send(ws.address, { op: "put-data", key: ts.key, value: msg.value, nbytes: msg.nbytes, stimulusId: this.stimulusId });
-            this.addReplica(ts, ws);
-            this.setState(ts, "memory");
-            this.onMemory(ts, recs);
-          } else {
-            this.setState(ts, "released");
-            this.releaseDependencies(ts, recs);
-            recs.set(ts, "forgotten");
-          }
-          return;
-        }
-        this.addReplica(ts, ws);
-        this.setState(ts, "memory");
-        this.onMemory(ts, recs);
+      case "task-finished":
+        this.taskFinished(ws, msg.key, msg.runId, msg.nbytes, msg.duration, msg.delivered, msg.value, recs);
         return;
-      }
+      case "tasks-finished":
+        // Each result is a stimulus of its own, as if it had come alone.
+        for (let i = 0; i < msg.keys.length; i++) {
+          if (i > 0) {
+            this.transitions(recs);
+            recs.reset();
+          }
+          this.stimulusId = msg.stimulusIds[i]!;
+          this.taskFinished(ws, msg.keys[i]!, msg.runIds[i]!, msg.nbytes[i]!, msg.durations[i]!, false, undefined, recs);
+        }
+        return;
       case "task-erred": {
+        const ts = this.tasks.get(msg.key);
         if (ts === undefined || ws === undefined || ts.state !== "processing" || ts.processingOn !== ws || ts.runId !== msg.runId) return;
         this.finishProcessing(ts);
         ts.exception = msg.error;
@@ -619,6 +591,7 @@ export class SchedulerState {
         return;
       }
       case "missing-data": {
+        const ts = this.tasks.get(msg.key);
         const errant = this.workers.get(msg.errantWorker);
         if (ts !== undefined && errant !== undefined && ts.whoHas.has(errant)) {
           drop(ts, "whoHas", errant);
@@ -629,6 +602,48 @@ export class SchedulerState {
         return;
       }
     }
+  }
+
+  /** A task finished on `ws`: its result is there, or (`delivered`) travelled with the message. */
+  private taskFinished(ws: SchedulerWorker | undefined, key: Key, runId: number, nbytes: number, duration: number, delivered: boolean, value: unknown, recs: Recs): void {
+    const ts = this.tasks.get(key);
+    if (ts === undefined || ws === undefined || ts.state !== "processing" || ts.processingOn !== ws || ts.runId !== runId) {
+      // A stale result (stolen, cancelled, or its worker was presumed dead): make sure nobody keeps
+      // it — unless that worker holds the key legitimately or is running it again right now.
+      const current = ts !== undefined && ws !== undefined && (ts.whoHas.has(ws) || ts.processingOn === ws);
+      if (ws !== undefined && !delivered && !current) this.freeKey(ws.address, key);
+      return;
+    }
+    this.recordDuration(ts, duration);
+    this.finishProcessing(ts);
+    ts.nbytes = nbytes;
+    if (delivered) {
+      // Hand the value to the clients that asked for delivery; no worker kept it.
+      ts.deliver = false;
+      for (const cs of [...ts.whoWants]) {
+        if (!ts.deliverTo.has(cs)) continue;
+        this.sendClient(cs.id, { op: "key-in-memory", key: ts.key, hasValue: true, value });
+        drop(ts, "whoWants", cs);
+        drop(ts, "deliverTo", cs);
+        cs.wantsWhat.delete(ts);
+      }
+      if (ts.whoWants.size > 0 || ts.waiters.size > 0 || hasActiveDependent(ts)) {
+        // Someone joined meanwhile who needs it held (a persist, a dependent): hand the value back
+        // to the worker that made it rather than computing it again.
+        this.send(ws.address, { op: "put-data", key: ts.key, value, nbytes, stimulusId: this.stimulusId });
+        this.addReplica(ts, ws);
+        this.setState(ts, "memory");
+        this.onMemory(ts, recs);
+      } else {
+        this.setState(ts, "released");
+        this.releaseDependencies(ts, recs);
+        recs.set(ts, "forgotten");
+      }
+      return;
+    }
+    this.addReplica(ts, ws);
+    this.setState(ts, "memory");
+    this.onMemory(ts, recs);
   }
 
   // ---- transitions -------------------------------------------------------

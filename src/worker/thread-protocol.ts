@@ -7,7 +7,7 @@
 import type { MessagePort } from "node:worker_threads";
 import type { SerializedError } from "../core/errors.js";
 import type { Key } from "../core/graph.js";
-import type { FromWorkerMsg, ToWorkerMsg } from "../scheduler/messages.js";
+import type { FromWorkerMsg, TasksFinishedMsg, ToWorkerMsg } from "../scheduler/messages.js";
 
 /** `workerData` of a worker thread. */
 export interface ThreadInit {
@@ -39,4 +39,4 @@ export type ToThreadMsg =
   | { readonly op: "remove-peer"; readonly address: string };
 
 /** Worker thread → main thread. */
-export type FromThreadMsg = FromWorkerMsg | Extract<PeerMsg, { op: "data" }> | { readonly op: "ready"; readonly address: string };
+export type FromThreadMsg = FromWorkerMsg | TasksFinishedMsg | Extract<PeerMsg, { op: "data" }> | { readonly op: "ready"; readonly address: string };

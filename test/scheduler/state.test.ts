@@ -433,6 +433,42 @@ describe("SchedulerState: errors", () => {
   });
 });
 
+describe("SchedulerState: packed results", () => {
+  it("a tasks-finished message does what its task-finished messages do one by one, stale entries included", () => {
+    const run = (packed: boolean) => {
+      const d = new SchedulerDriver();
+      d.addWorker("w1", 1);
+      d.submit("c1", [...leaves(30), ["total", call(sum, ...leaves(30).map(([k]) => k))]], ["total"], true);
+      const sent = [...d.sent.values()].filter((c) => c.worker === "w1");
+      // Every result, plus one stale (wrong run id) and one unknown key.
+      const results = [...sent.map((c) => ({ key: c.key, runId: c.runId })), { key: sent[0]!.key, runId: 999 }, { key: "ghost", runId: 1 }];
+      const msgs = results.map((r, i) => ({ op: "task-finished" as const, key: r.key, runId: r.runId, nbytes: 8 + i, duration: 1e-6, delivered: false, stimulusId: `exec-${i}` }));
+      const out = packed
+        ? d.s.handleWorkerMessages("w1", [
+            {
+              op: "tasks-finished",
+              keys: msgs.map((m) => m.key),
+              runIds: Float64Array.from(msgs, (m) => m.runId),
+              nbytes: Float64Array.from(msgs, (m) => m.nbytes),
+              durations: Float64Array.from(msgs, (m) => m.duration),
+              stimulusIds: msgs.map((m) => m.stimulusId),
+            },
+          ])
+        : d.s.handleWorkerMessages("w1", msgs);
+      d.s.validateState();
+      return { out, log: d.s.log.map((r) => `${r.key} ${r.start}->${r.finish} ${r.stimulusId}`), states: [...d.s.tasks.values()].map((t) => `${t.key}:${t.state}`) };
+    };
+    const one = run(false);
+    const packed = run(true);
+    assert.deepEqual(packed.out, one.out);
+    assert.deepEqual(packed.log, one.log, "the same transitions, each under its result's stimulus id");
+    assert.deepEqual(packed.states, one.states);
+    assert.ok(one.log.some((l) => l.endsWith(" exec-1")), "the second result made transitions of its own");
+    assert.ok(freedKeys(one.out).get("w1")?.includes("ghost"), "the unknown key is freed");
+    assert.ok(computeTasks(one.out).length > 0, "freed slots were refilled");
+  });
+});
+
 describe("SchedulerState: stale messages", () => {
   it("a task-finished with the wrong runId is ignored; a worker that is not running the key is told to drop it", () => {
     const d = new SchedulerDriver();
