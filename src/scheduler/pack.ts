@@ -211,8 +211,13 @@ export const packCodec = {
   decode: (batch: readonly unknown[]): unknown[] => unpackBatch(batch),
 };
 
-/** Undo {@link packBatch}. */
-export function unpackBatch<T>(msgs: readonly unknown[]): T[] {
+/**
+ * Undo {@link packBatch}. `canonical`, when given, maps the input keys of a
+ * wide task to the receiver's own copies of those strings: a map lookup with
+ * the very string it holds compares pointers, with an equal copy it compares
+ * characters (and a worker looks each input up several times).
+ */
+export function unpackBatch<T>(msgs: readonly unknown[], canonical?: (key: Key) => Key): T[] {
   let packed = false;
   for (const m of msgs) {
     const op = (m as Msg).op;
@@ -242,7 +247,9 @@ export function unpackBatch<T>(msgs: readonly unknown[]): T[] {
       }
     } else if (op === PACKED_WIDE) {
       const msg = (m as PackedWide).msg;
-      out.push({ ...msg, args: decodeArgs(msg.args, msg.inputs!.keys) });
+      const inputs = msg.inputs!;
+      const keys = canonical === undefined ? inputs.keys : inputs.keys.map(canonical);
+      out.push({ ...msg, args: decodeArgs(msg.args, keys), inputs: { ...inputs, keys } });
     } else out.push(m);
   }
   return out as T[];

@@ -74,3 +74,16 @@ test("a task with a long list of references sends them as indices into its input
   const odd: ComputeTaskMsg = { ...wide, args: [{ k: "a", items: [...refs, { k: "r", key: "elsewhere" }] }] };
   assert.deepEqual(packBatch([odd]), [odd]);
 });
+
+test("the receiver's own key strings replace a wide task's input keys, in its inputs and its references alike", () => {
+  const keys = Array.from({ length: 20 }, (_, i) => `inc-${i}`);
+  const wide: ComputeTaskMsg = {
+    ...compute(0),
+    key: "sum-0",
+    args: [{ k: "a", items: keys.map((key) => ({ k: "r" as const, key })) }],
+    inputs: { keys, workers: ["w1"], who: keys.map(() => 0), nbytes: keys.map(() => 8) },
+  };
+  const [got] = unpackBatch<ComputeTaskMsg>(structuredClone(packBatch([wide])), (k) => k.toUpperCase());
+  assert.deepEqual(got!.inputs!.keys, keys.map((k) => k.toUpperCase()));
+  assert.deepEqual(got!.args, [{ k: "a", items: keys.map((k) => ({ k: "r", key: k.toUpperCase() })) }]);
+});
