@@ -350,7 +350,8 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
           tasks: submitted,
           keys: unique,
           deliver,
-          ...(options.priority === undefined ? {} : { userPriority: options.priority }),
+          // Present even when undefined: one shape of event (see SchedulerState.assign).
+          userPriority: options.priority,
           stimulusId: this.shell.stimulusId("update-graph"),
         });
       } catch (err) {

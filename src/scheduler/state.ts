@@ -789,19 +789,21 @@ export class SchedulerState {
       ts.rootSlot = true;
     }
     ws.occupancy += ts.group.duration ?? UNKNOWN_DURATION;
-    // Optional fields are set only when present (no spreads: this runs once per task).
-    const msg: { -readonly [K in keyof ComputeTaskMsg]: ComputeTaskMsg[K] } = {
+    // One literal, every field present (undefined when absent): a field added afterwards gives the
+    // message a map of its own, which dies with the messages at the next full GC, and the code
+    // optimized for it deoptimizes — once per computation, for the one task with inputs.
+    const msg: ComputeTaskMsg = {
       op: "compute-task",
       key: ts.key,
       fn: ts.run.fn,
       args: ts.run.args,
+      inputs: ts.dependencies.size > 0 ? this.inputsOf(ts) : undefined,
       priority: ts.priority,
       runId: ts.runId,
       deliver: ts.deliver,
+      transfer: ts.run.transfer === true,
       stimulusId: this.stimulusId,
     };
-    if (ts.dependencies.size > 0) msg.inputs = this.inputsOf(ts);
-    if (ts.run.transfer === true) msg.transfer = true;
     this.send(ws.address, msg);
   }
 
