@@ -21,7 +21,7 @@ export function partitionKey(name: string, i: number): Key {
 
 /** An expression for a spec object or list, collecting the Delayed values it holds. */
 export function specExpr(value: unknown, deps: Delayed[]): Expr {
-  return toExpr(value, deps).expr;
+  return toExpr(value, deps);
 }
 
 /** A `Delayed` partition computed by `node`. */

@@ -33,7 +33,7 @@ import {
 } from "../core/errors.js";
 import type { Graph, Key, TaskNode } from "../core/graph.js";
 import { InprocComm } from "../comm/inproc.js";
-import type { FromWorkerMsg, ToClientMsg } from "../scheduler/messages.js";
+import type { ToClientMsg, WorkerReportMsg } from "../scheduler/messages.js";
 import { SchedulerShell } from "../scheduler/shell.js";
 import { packCodec } from "../scheduler/pack.js";
 import type { SchedulerConfig } from "../scheduler/state.js";
@@ -173,7 +173,7 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
       lastError: undefined,
       dataRequests: new Map(),
       comm: new InprocComm<ToThreadMsg, FromThreadMsg>(thread, (msgs) => {
-        const fromWorker: FromWorkerMsg[] = [];
+        const fromWorker: WorkerReportMsg[] = [];
         for (const msg of msgs) {
           if (msg.op === "ready") {
             handle.ready = true;
@@ -274,7 +274,8 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
   private run(graph: Graph, keys: readonly Key[], deliver: boolean, options: RunOptions): Promise<{ client: string; values: Map<Key, unknown> }> {
     const unique = [...new Set(keys)];
     for (const k of unique) if (!graph.has(k) && !this.holds(k)) throw new MissingKeyError(k);
-    const tasks = this.prepare(graph);
+    // Cleared once the scheduler has taken the tasks in: the closures below live as long as the computation.
+    let tasks: [Key, TaskNode][] | undefined = this.prepare(graph);
     const client = `${deliver ? "compute" : "persist"}-${this.nextClient++}`;
     return new Promise((resolve, reject) => {
       const values = new Map<Key, unknown>();
@@ -329,13 +330,16 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
       this.failures.set(client, (err) => finish(err));
       this.shell.addClient(client, onMessage);
       try {
+        const submitted = tasks!;
+        tasks = undefined;
         this.shell.stimulus({
           type: "update-graph",
           client,
-          tasks,
+          tasks: submitted,
           keys: unique,
           deliver,
-          ...(options.priority === undefined ? {} : { userPriority: options.priority }),
+          // Present even when undefined: one shape of event (see SchedulerState.assign).
+          userPriority: options.priority,
           stimulusId: this.shell.stimulusId("update-graph"),
         });
       } catch (err) {

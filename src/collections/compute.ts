@@ -71,6 +71,11 @@ function isCollection(v: unknown): v is Collection {
   return typeof v === "object" && v !== null && kCollection in v;
 }
 
+/** @internal The last {@link collect} walk that reached a Delayed (a mark on the value, not a set of them). */
+export const kVisited: unique symbol = Symbol("dask-ts.visited");
+
+let walks = 0;
+
 /**
  * Names accepted by the `scheduler` option.
  *
@@ -136,20 +141,20 @@ interface Collected {
 function collect(roots: readonly Delayed[]): Collected {
   const graph: Graph = new Map();
   const held = new Map<Key, HeldKey>();
-  const seen = new Set<Delayed>();
+  const walk = ++walks;
   const stack: Delayed[] = [];
   const post: Delayed[] = [];
   for (const r of roots) {
-    if (seen.has(r)) continue;
-    seen.add(r);
+    if (r[kVisited] === walk) continue;
+    r[kVisited] = walk;
     stack.push(r);
   }
   while (stack.length > 0) {
     const d = stack.pop()!;
     post.push(d);
     for (const dep of d[kDeps]) {
-      if (!seen.has(dep)) {
-        seen.add(dep);
+      if (dep[kVisited] !== walk) {
+        dep[kVisited] = walk;
         stack.push(dep);
       }
     }
@@ -208,8 +213,8 @@ function finish(graph: Graph, roots: readonly Delayed[], options: ComputeOptions
   const keys = roots.filter((r) => graph.has(r.key)).map((r) => r.key);
   // Validation (missing keys, cycles) is each scheduler's job: it sees the graph as run.
   if (options.optimize === false) return graph;
-  // Culling must never drop held inputs: they are outside the graph, so only graph keys are roots here.
-  return optimize(graph, keys, options.optimize ?? {});
+  // `collect` gathers exactly what the roots need: culling would walk the whole graph to drop nothing.
+  return optimize(graph, keys, { ...options.optimize, cull: false });
 }
 
 function splitOptions(args: readonly unknown[]): [unknown[], ComputeOptions] {

@@ -23,10 +23,10 @@
 import { InvalidArgumentError } from "../core/errors.js";
 import { fnRefName, fnRefOf } from "../core/functions.js";
 import { lit, opRef, ref, task, type Expr, type FnRef, type GraphNode, type Key } from "../core/graph.js";
-import { randomToken, tokenize, tokenizeSymbol } from "../core/tokenize.js";
+import { randomKeys, tokenize, tokenizeSymbol } from "../core/tokenize.js";
 import type { HeldKey } from "../scheduler/types.js";
 import type { VisualizeOptions, VisualizeResult } from "../diagnostics/visualize.js";
-import { kGraphNode, kDeps, kHeld, kRebind, type ComputeOptions, type Resolved, computeOne, persistOne, visualizeAll } from "./compute.js";
+import { kGraphNode, kDeps, kHeld, kRebind, kVisited, type ComputeOptions, type Resolved, computeOne, persistOne, visualizeAll } from "./compute.js";
 import "../ops/core.js";
 
 /**
@@ -105,6 +105,8 @@ export class Delayed<T = unknown> {
   readonly [kDeps]: readonly Delayed[];
   /** @internal */
   [kHeld]: HeldKey | undefined;
+  /** @internal */
+  [kVisited] = 0;
   private readonly nout: number | undefined;
 
   /** @internal */
@@ -214,34 +216,41 @@ export interface DelayedFunction<A extends readonly unknown[], R> {
   readonly fnRef: FnRef;
 }
 
-interface Converted {
-  readonly expr: Expr;
-  readonly lazy: boolean;
-}
-
-/** @internal Turn an argument into an expression, collecting the Delayed values inside it. */
-export function toExpr(value: unknown, deps: Delayed[], depth = 0): Converted {
+/**
+ * @internal Turn an argument into an expression, collecting the Delayed values inside
+ * it. A `v` (literal) expression means nothing inside is lazy: containers
+ * without Delayed parts stay as they are.
+ */
+export function toExpr(value: unknown, deps: Delayed[], depth = 0): Expr {
   // Functions passed as values travel by reference, like a task's own function.
-  if (typeof value === "function") return { expr: { k: "f", fn: fnRefOf(value as (...a: never[]) => unknown) }, lazy: true };
-  if (typeof value !== "object" || value === null) return { expr: { k: "v", v: value }, lazy: false };
+  if (typeof value === "function") return { k: "f", fn: fnRefOf(value as (...a: never[]) => unknown) };
+  if (typeof value !== "object" || value === null) return { k: "v", v: value };
   if (value instanceof Delayed) {
     deps.push(value);
-    return { expr: ref(value.key), lazy: true };
+    return ref(value.key);
   }
-  if (depth > 64) return { expr: { k: "v", v: value }, lazy: false };
+  if (depth > 64) return { k: "v", v: value };
   if (Array.isArray(value)) {
-    const items = value.map((v) => toExpr(v, deps, depth + 1));
-    return items.some((i) => i.lazy) ? { expr: { k: "a", items: items.map((i) => i.expr) }, lazy: true } : { expr: { k: "v", v: value }, lazy: false };
+    // One pass, no wrapper per item: a sum over 10,000 Delayed values is the common wide call.
+    const items = new Array<Expr>(value.length);
+    let lazy = false;
+    for (let i = 0; i < value.length; i++) {
+      const e = toExpr(value[i], deps, depth + 1);
+      items[i] = e;
+      if (e.k !== "v") lazy = true;
+    }
+    return lazy ? { k: "a", items } : { k: "v", v: value };
   }
   const proto = Object.getPrototypeOf(value) as unknown;
   if (proto === Object.prototype || proto === null) {
     const entries = Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, toExpr(v, deps, depth + 1)] as const);
-    return entries.some(([, c]) => c.lazy)
-      ? { expr: { k: "o", entries: entries.map(([k, c]) => [k, c.expr] as const) }, lazy: true }
-      : { expr: { k: "v", v: value }, lazy: false };
+    return entries.some(([, e]) => e.k !== "v") ? { k: "o", entries } : { k: "v", v: value };
   }
-  return { expr: { k: "v", v: value }, lazy: false };
+  return { k: "v", v: value };
 }
+
+/** Shared by every Delayed without dependencies (read-only by type; frozen arrays iterate slowly). */
+const NO_DELAYED: readonly Delayed[] = [];
 
 function validateOptions(options: DelayedOptions): void {
   if (options.nout !== undefined && (!Number.isInteger(options.nout) || options.nout < 0)) {
@@ -259,15 +268,18 @@ function makeDelayedFunction<A extends readonly unknown[], R>(fn: (...args: A) =
   validateOptions(options);
   const fref = fnRefOf(fn as (...args: never[]) => unknown, options.captures);
   const name = options.name ?? fnRefName(fref);
+  const taskOptions = { transfer: options.transfer === true };
+  const nextKey = randomKeys(name);
   const call = (...args: LazyArgs<A>): Delayed<R> => {
     const deps: Delayed[] = [];
     const exprs: Expr[] = new Array<Expr>(args.length);
     for (let i = 0; i < args.length; i++) {
       const a = args[i];
-      exprs[i] = (typeof a !== "object" && typeof a !== "function") || a === null ? { k: "v", v: a } : toExpr(a, deps).expr;
+      exprs[i] = (typeof a !== "object" && typeof a !== "function") || a === null ? { k: "v", v: a } : toExpr(a, deps);
     }
-    const key = options.key ?? `${name}-${options.pure === true ? tokenize(fref, args) : randomToken()}`;
-    return new Delayed<R>(key, task(fref, exprs, { transfer: options.transfer === true }), deps, options.nout);
+    const key = options.key ?? (options.pure === true ? `${name}-${tokenize(fref, args)}` : nextKey());
+    // Calls on plain values (the leaves of most graphs) share one empty dependency list.
+    return new Delayed<R>(key, task(fref, exprs, taskOptions), deps.length === 0 ? NO_DELAYED : deps, options.nout);
   };
   return Object.assign(call, {
     withOptions: (more: DelayedOptions) => makeDelayedFunction(fn, { ...options, ...more }),
@@ -299,7 +311,8 @@ export function delayed(value: unknown, options: DelayedOptions = {}): unknown {
   if (value instanceof Delayed) return value;
   validateOptions(options);
   const deps: Delayed[] = [];
-  const { expr, lazy } = toExpr(value, deps);
+  const expr = toExpr(value, deps);
+  const lazy = expr.k !== "v";
   const name = options.name ?? (Array.isArray(value) ? "list" : value === null ? "null" : typeof value === "object" ? "object" : typeof value);
   const key = options.key ?? `${name}-${tokenize(value)}`;
   const node: GraphNode = lazy ? task(opRef("dask.identity"), [expr]) : { kind: "literal", value };

@@ -218,26 +218,27 @@ export function resolveFunction(ref: FnRef): TaskFunction | Promise<TaskFunction
   return fn;
 }
 
-/** Module references in a task, nested tasks included, that this thread has not imported yet. */
-function collectUnresolved(fn: FnRef, args: readonly Expr[], out: Promise<unknown>[]): void {
+/** Module references in a task, nested tasks included, that this thread has not imported yet (the list is made on the first). */
+function collectUnresolved(fn: FnRef, args: readonly Expr[], out: Promise<unknown>[] | undefined): Promise<unknown>[] | undefined {
   if (fn.kind === "module" && !byRefObject.has(fn)) {
     const r = resolveFunction(fn);
-    if (r instanceof Promise) out.push(r);
+    if (r instanceof Promise) (out ??= []).push(r);
   }
-  for (const a of args) collectExpr(a, out);
+  for (const a of args) out = collectExpr(a, out);
+  return out;
 }
-function collectExpr(e: Expr, out: Promise<unknown>[]): void {
-  if (e.k === "t") collectUnresolved(e.fn, e.args, out);
-  else if (e.k === "f") collectUnresolved(e.fn, [], out);
-  else if (e.k === "a") for (const i of e.items) collectExpr(i, out);
-  else if (e.k === "o") for (const [, i] of e.entries) collectExpr(i, out);
+function collectExpr(e: Expr, out: Promise<unknown>[] | undefined): Promise<unknown>[] | undefined {
+  if (e.k === "t") return collectUnresolved(e.fn, e.args, out);
+  if (e.k === "f") return collectUnresolved(e.fn, [], out);
+  if (e.k === "a") for (const i of e.items) out = collectExpr(i, out);
+  else if (e.k === "o") for (const [, i] of e.entries) out = collectExpr(i, out);
+  return out;
 }
 
-/** Import any modules a task needs; resolves at once when there are none. */
+/** Import any modules a task needs; undefined (no Promise, no allocation) when there are none. */
 export function prepareTask(node: TaskNode): Promise<unknown> | undefined {
-  const pending: Promise<unknown>[] = [];
-  collectUnresolved(node.fn, node.args, pending);
-  return pending.length === 0 ? undefined : Promise.all(pending);
+  const pending = collectUnresolved(node.fn, node.args, undefined);
+  return pending === undefined ? undefined : Promise.all(pending);
 }
 
 const failedKeys = new WeakMap<object, Key>();

@@ -194,6 +194,13 @@ export function exprDeps(e: Expr, out: Set<Key>): void {
 }
 
 /**
+ * The dependencies of a node that has none: one shared array rather than one
+ * per task. Read-only by type; not frozen, because V8 iterates frozen arrays
+ * on a slow path that allocates.
+ */
+export const NO_DEPS: readonly Key[] = [];
+
+/**
  * Build a task node, computing its dependencies.
  *
  * @example
@@ -202,12 +209,11 @@ export function exprDeps(e: Expr, out: Set<Key>): void {
  * ```
  */
 export function task(fn: FnRef, args: readonly Expr[], options: { readonly transfer?: boolean } = {}): TaskNode {
-  let deps: Key[];
-  if (args.length === 1 && args[0]!.k === "v") deps = [];
-  else {
+  let deps: readonly Key[] = NO_DEPS;
+  if (args.length !== 1 || args[0]!.k !== "v") {
     const set = new Set<Key>();
     for (const a of args) exprDeps(a, set);
-    deps = [...set];
+    if (set.size > 0) deps = [...set];
   }
   return options.transfer === true ? { kind: "task", fn, args, deps, transfer: true } : { kind: "task", fn, args, deps };
 }
@@ -216,7 +222,7 @@ export function task(fn: FnRef, args: readonly Expr[], options: { readonly trans
 export function nodeDeps(node: GraphNode): readonly Key[] {
   if (node.kind === "task") return node.deps;
   if (node.kind === "alias") return [node.target];
-  return [];
+  return NO_DEPS;
 }
 
 /** The nodes of `updated` in the insertion order of `original` (for passes that rewrite a copy). */

@@ -43,51 +43,63 @@ export function order(graph: Graph): Map<Key, number> {
  * in `validate` raises MissingKeyError, a cycle raises CycleError.
  */
 export function executionOrder(graph: Graph, validate?: { has(key: Key): boolean }): Key[] {
-  const hasDependents = new Set<Key>();
-  for (const node of graph.values()) for (const d of nodeDeps(node)) hasDependents.add(d);
-  const priority = new Set<Key>();
+  // One map of flags per key instead of three sets: a 10,000-task graph hashes each key fewer times.
+  const mark = new Map<Key, number>();
+  for (const node of graph.values()) for (const d of nodeDeps(node)) mark.set(d, HAS_DEPENDENTS);
   const out: Key[] = [];
+  // The walk's stack: keys, their nodes' dependencies, and how far through them it is.
   const stack: Key[] = [];
+  const depsOf: (readonly Key[])[] = [];
   const cursor: number[] = [];
+  // Keys, not entries: iterating a Map's entries allocates a pair per entry.
   for (const sink of graph.keys()) {
-    if (hasDependents.has(sink) || priority.has(sink)) continue;
+    if (mark.has(sink)) continue;
     stack.push(sink);
+    depsOf.push(nodeDeps(graph.get(sink)!));
     cursor.push(0);
-    const onStack = new Set<Key>([sink]);
+    mark.set(sink, ON_STACK);
     while (stack.length > 0) {
       const top = stack.length - 1;
       const key = stack[top]!;
-      const deps = nodeDeps(graph.get(key)!);
+      const deps = depsOf[top]!;
       let pushed = false;
       while (cursor[top]! < deps.length) {
         const d = deps[cursor[top]!++]!;
-        if (priority.has(d)) continue;
-        if (onStack.has(d)) {
+        const m = mark.get(d) ?? 0;
+        if ((m & ORDERED) !== 0) continue;
+        if ((m & ON_STACK) !== 0) {
           if (validate !== undefined) throw new CycleError([...stack.slice(stack.indexOf(d)), d]);
           continue;
         }
-        if (!graph.has(d)) {
+        const node = graph.get(d);
+        if (node === undefined) {
           if (validate !== undefined && !validate.has(d)) throw new MissingKeyError(d, key);
           continue;
         }
         stack.push(d);
+        depsOf.push(nodeDeps(node));
         cursor.push(0);
-        onStack.add(d);
+        mark.set(d, ON_STACK);
         pushed = true;
         break;
       }
       if (pushed) continue;
-      priority.add(key);
+      // Once ordered, whether it has dependents no longer matters.
+      mark.set(key, ORDERED);
       out.push(key);
       stack.pop();
+      depsOf.pop();
       cursor.pop();
-      onStack.delete(key);
     }
   }
   // Only a cycle leaves keys unvisited (every key on it has a dependent).
   if (out.length < graph.size) {
     if (validate !== undefined) validateGraph(graph, validate);
-    for (const key of graph.keys()) if (!priority.has(key)) out.push(key);
+    for (const key of graph.keys()) if (((mark.get(key) ?? 0) & ORDERED) === 0) out.push(key);
   }
   return out;
 }
+
+const HAS_DEPENDENTS = 1;
+const ORDERED = 2;
+const ON_STACK = 4;

@@ -47,6 +47,38 @@ export function randomToken(): string {
   return `${processSalt}${(counter++).toString(16).padStart(16, "0")}`;
 }
 
+/** "00" to "ff". */
+const BYTE_HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+/**
+ * A maker of keys `${name}-${randomToken()}` (the same keys, from the same
+ * counter), for impure delayed calls: each call makes one. All but the last
+ * two hex digits are kept between calls, so a key is one flat string
+ * instead of four strings and a padding.
+ *
+ * @example
+ * ```ts
+ * const next = randomKeys("inc");
+ * next(); // "inc-<16 hex salt><16 hex counter>"
+ * ```
+ */
+export function randomKeys(name: string): () => string {
+  let high = -1;
+  // Joined rather than concatenated: `+` makes a rope that every Map and every postMessage has to
+  // walk (and copy flat), join makes the flat string once.
+  const parts = ["", ""];
+  return () => {
+    const n = counter++;
+    const h = Math.floor(n / 256);
+    if (h !== high) {
+      high = h;
+      parts[0] = `${name}-${processSalt}${h.toString(16).padStart(14, "0")}`;
+    }
+    parts[1] = BYTE_HEX[n & 255]!;
+    return parts.join("");
+  };
+}
+
 /** One random token per identity, remembered in `tokens`. */
 function memoToken<K>(tokens: { get(k: K): string | undefined; set(k: K, t: string): unknown }, k: K): string {
   let t = tokens.get(k);

@@ -12,20 +12,133 @@
  * ```
  * @module
  */
-class EmptySet extends Set<never> {
-  override add(): never {
-    throw new Error("internal: add to the shared empty set; use grow()");
+/** A set nobody may change: the shared empty set, and the shared one-item sets of {@link put}. */
+class FixedSet<T> extends Set<T> {
+  private fixed = false;
+  constructor(item?: T) {
+    super();
+    if (arguments.length > 0) super.add(item as T);
+    this.fixed = true;
+  }
+  override add(item: T): this {
+    if (this.fixed) throw new Error("internal: add to a shared set; use grow() or put()");
+    return super.add(item);
+  }
+  override delete(): boolean {
+    throw new Error("internal: delete from a shared set; use drop()");
+  }
+  override clear(): void {
+    throw new Error("internal: clear a shared set; use empty()");
   }
 }
 
 /** The shared empty set every lazily grown field starts with. */
-export const EMPTY_SET: Set<never> = new EmptySet();
+export const EMPTY_SET: Set<never> = new FixedSet<never>();
 
-/** The set in `record[field]`, replacing the shared empty set by a new one first. */
+/** The set in `record[field]`, replacing a shared set (empty, or one item) by a new one of its own first. */
 export function grow<R, F extends keyof R>(record: R, field: F): R[F] {
   const s = record[field];
-  if (s !== (EMPTY_SET as unknown)) return s;
-  const fresh = new Set() as R[F];
+  if (!(s instanceof FixedSet)) return s;
+  const fresh = (s === EMPTY_SET ? new Set() : new Set(s as Set<unknown>)) as R[F];
   record[field] = fresh;
   return fresh;
+}
+
+const sharedOfObject = new WeakMap<object, Set<unknown>>();
+const sharedOfValue = new Map<unknown, Set<unknown>>();
+
+/**
+ * Add `item` to the set in `record[field]`. A field that was empty gets the
+ * shared, unchangeable one-item set of `item` instead of a set of its own:
+ * the 10,000 inputs of a sum each have that one dependent, and the results
+ * of a worker that one holder, so they all share one set. The field gets a
+ * set of its own (a copy) when a second item comes.
+ */
+export function put<R, F extends keyof R>(record: R, field: F, item: R[F] extends Set<infer T> ? T : never): void {
+  const s = record[field] as unknown as Set<unknown>;
+  if (s === EMPTY_SET) {
+    record[field] = shared(item) as R[F];
+    return;
+  }
+  if (!s.has(item)) (grow(record, field) as unknown as Set<unknown>).add(item);
+}
+
+// The last shared set handed out: a wide task's inputs, or a worker's results, ask for the same one in a row.
+let lastItem: unknown = undefined;
+let lastShared: Set<unknown> | undefined;
+
+/** Let go of the item {@link put} remembers (the machines call it after each stimulus, so it keeps no graph alive). */
+export function forgetLastPut(): void {
+  lastItem = undefined;
+  lastShared = undefined;
+}
+
+function shared(item: unknown): Set<unknown> {
+  if (item === lastItem && lastShared !== undefined) return lastShared;
+  lastShared = sharedOf(item);
+  lastItem = item;
+  return lastShared;
+}
+
+function sharedOf(item: unknown): Set<unknown> {
+  const isObject = (typeof item === "object" && item !== null) || typeof item === "function";
+  let s = isObject ? sharedOfObject.get(item as object) : sharedOfValue.get(item);
+  if (s === undefined) {
+    s = new FixedSet(item);
+    if (isObject) sharedOfObject.set(item as object, s);
+    else {
+      // Values (worker addresses) are few; bounded all the same.
+      if (sharedOfValue.size >= 1024) sharedOfValue.clear();
+      sharedOfValue.set(item, s);
+    }
+  }
+  return s;
+}
+
+/**
+ * Remove `item` from the set in `record[field]`; returns whether it was
+ * there. A set left empty gives way to the shared empty set: deleting a
+ * set's last item makes V8 shrink (reallocate) its table, and on a wide graph
+ * that is one allocation per edge for nothing.
+ */
+export function drop<R, F extends keyof R>(record: R, field: F, item: R[F] extends Set<infer T> ? T : never): boolean {
+  const s = record[field] as unknown as Set<unknown>;
+  if (s.size > 1) return s.delete(item);
+  if (s.size === 0 || !s.has(item)) return false;
+  record[field] = EMPTY_SET as R[F];
+  return true;
+}
+
+/** Empty the set in `record[field]` by putting the shared empty set back (`clear()` allocates a fresh table). */
+export function empty<R, F extends keyof R>(record: R, field: F): void {
+  record[field] = EMPTY_SET as R[F];
+}
+
+/**
+ * A set of a few items (a worker's executing tasks: at most its thread
+ * count) kept in an array. A Set that goes from one item to none and back
+ * reallocates its table each time; this never allocates once grown.
+ */
+export class SmallSet<T> implements Iterable<T> {
+  private readonly items: T[] = [];
+  get size(): number {
+    return this.items.length;
+  }
+  has(item: T): boolean {
+    return this.items.includes(item);
+  }
+  add(item: T): this {
+    if (!this.items.includes(item)) this.items.push(item);
+    return this;
+  }
+  delete(item: T): boolean {
+    const i = this.items.indexOf(item);
+    if (i < 0) return false;
+    const last = this.items.pop()!;
+    if (i < this.items.length) this.items[i] = last;
+    return true;
+  }
+  [Symbol.iterator](): Iterator<T> {
+    return this.items.values();
+  }
 }

@@ -99,8 +99,32 @@ export interface MissingDataMsg {
   readonly stimulusId: string;
 }
 
+/**
+ * Worker → scheduler: many results the worker keeps (task-finished without a
+ * delivered value), as parallel columns. A run of such messages travels this
+ * way, and the scheduler takes each in as its own stimulus without an object
+ * per result.
+ */
+export interface TasksFinishedMsg {
+  readonly op: "tasks-finished";
+  readonly keys: readonly Key[];
+  readonly runIds: Float64Array;
+  readonly nbytes: Float64Array;
+  /** Seconds each task took. */
+  readonly durations: Float64Array;
+  readonly stimulusIds: readonly string[];
+}
+
 /** Any message a worker sends the scheduler. */
 export type FromWorkerMsg = TaskFinishedMsg | TaskErredMsg | MissingDataMsg;
+
+/** What reaches the scheduler from a worker: its messages, runs of task-finished possibly packed into one tasks-finished. */
+export type WorkerReportMsg = FromWorkerMsg | TasksFinishedMsg;
+
+/** The stimulus id of a report (the first result's, for a packed run). */
+export function reportStimulusId(msg: WorkerReportMsg): string {
+  return msg.op === "tasks-finished" ? (msg.stimulusIds[0] ?? "tasks-finished") : msg.stimulusId;
+}
 
 /** Scheduler → client: a wanted key is done. `value` is present when it was delivered. */
 export interface KeyInMemoryMsg {

@@ -3,12 +3,17 @@
  * a `compute-task` or `task-finished` message is several small objects; a
  * batch of thousands of them costs more to clone than the tasks take to run.
  * Runs of such messages are packed into one record of parallel columns
- * (typed arrays for numbers) before sending and unpacked on arrival, so the
- * state machines keep their plain message shapes.
+ * (typed arrays for numbers) before sending. Compute-tasks are unpacked on
+ * arrival, so the worker machine keeps its plain message shape; a run of
+ * task-finished messages becomes one `tasks-finished` message, which the
+ * scheduler machine takes in as it is.
  *
  * Only messages without per-task maps are packed (compute-task without
- * dependencies, task-finished without a delivered value); everything else
- * passes through untouched, in order.
+ * dependencies, task-finished without a delivered value). A compute-task
+ * with many inputs travels alone, but a long list of references among its
+ * arguments (a sum over 10,000 results) is sent as indices into its input
+ * keys, not as an object per reference. Everything else passes through
+ * untouched, in order.
  *
  * @example
  * ```ts
@@ -17,12 +22,14 @@
  * ```
  * @module
  */
-import type { Expr, FnRef } from "../core/graph.js";
-import type { ComputeTaskMsg, TaskFinishedMsg } from "./messages.js";
+import type { Expr, FnRef, Key } from "../core/graph.js";
+import type { ComputeTaskMsg, TaskFinishedMsg, TasksFinishedMsg } from "./messages.js";
 
 const PACKED_COMPUTE = "packed:compute-task";
-const PACKED_FINISHED = "packed:task-finished";
+const PACKED_WIDE = "packed:compute-wide";
 const MIN_RUN = 8;
+/** Shortest list of references worth sending as indices. */
+const MIN_REFS = 16;
 
 interface PackedCompute {
   readonly op: typeof PACKED_COMPUTE;
@@ -38,16 +45,74 @@ interface PackedCompute {
   readonly stimulusIds: string[];
 }
 
-interface PackedFinished {
-  readonly op: typeof PACKED_FINISHED;
-  readonly keys: string[];
-  readonly runIds: Float64Array;
-  readonly nbytes: Float64Array;
-  readonly durations: Float64Array;
-  readonly stimulusIds: string[];
+
+interface PackedWide {
+  readonly op: typeof PACKED_WIDE;
+  /** The message, its arguments encoded (see {@link encodeExpr}). */
+  readonly msg: ComputeTaskMsg;
+}
+
+/** On the wire only: an array of references, as indices into the task's input keys. */
+interface RefList {
+  readonly k: "refs";
+  readonly at: Int32Array;
 }
 
 type Msg = { readonly op: string };
+
+/** Arguments with their long reference lists encoded, or undefined when there are none. */
+function encodeArgs(args: readonly Expr[], keys: readonly Key[]): (Expr | RefList)[] | undefined {
+  let out: (Expr | RefList)[] | undefined;
+  let index: Map<Key, number> | undefined;
+  const position = (key: Key, guess: number): number => {
+    // References mostly come in the order of the inputs (both follow the arguments).
+    if (keys[guess] === key) return guess;
+    if (index === undefined) {
+      index = new Map();
+      for (let i = 0; i < keys.length; i++) index.set(keys[i]!, i);
+    }
+    return index.get(key) ?? -1;
+  };
+  const encode = (e: Expr): Expr | RefList => {
+    if (e.k !== "a") return e;
+    const items = e.items;
+    if (items.length >= MIN_REFS && items.every((i) => i.k === "r")) {
+      const at = new Int32Array(items.length);
+      let next = -1;
+      for (let i = 0; i < items.length; i++) {
+        next = position((items[i] as { key: Key }).key, next + 1);
+        if (next < 0) return e;
+        at[i] = next;
+      }
+      return { k: "refs", at };
+    }
+    return e;
+  };
+  for (let i = 0; i < args.length; i++) {
+    const e = encode(args[i]!);
+    if (e !== args[i]) (out ??= args.slice())[i] = e;
+  }
+  return out;
+}
+
+function decodeArgs(args: readonly (Expr | RefList)[], keys: readonly Key[]): Expr[] {
+  // One reference object per input, shared by every list that names it.
+  const refs: (Expr | undefined)[] = new Array<Expr | undefined>(keys.length);
+  return args.map((e): Expr => {
+    if (e.k !== "refs") return e;
+    const items = new Array<Expr>(e.at.length);
+    for (let i = 0; i < items.length; i++) {
+      const j = e.at[i]!;
+      items[i] = refs[j] ??= { k: "r", key: keys[j]! };
+    }
+    return { k: "a", items };
+  });
+}
+
+function packWide(m: ComputeTaskMsg): PackedWide | ComputeTaskMsg {
+  const args = m.inputs === undefined ? undefined : encodeArgs(m.args, m.inputs.keys);
+  return args === undefined ? m : { op: PACKED_WIDE, msg: { ...m, args: args as Expr[] } };
+}
 
 function packable(m: Msg): "compute" | "finished" | undefined {
   if (m.op === "compute-task" && (m as ComputeTaskMsg).inputs === undefined && (m as ComputeTaskMsg).transfer !== true) return "compute";
@@ -96,10 +161,10 @@ function packCompute(run: readonly ComputeTaskMsg[]): PackedCompute {
   return out;
 }
 
-function packFinished(run: readonly TaskFinishedMsg[]): PackedFinished {
+function packFinished(run: readonly TaskFinishedMsg[]): TasksFinishedMsg {
   const n = run.length;
-  const out: PackedFinished = {
-    op: PACKED_FINISHED,
+  const out = {
+    op: "tasks-finished" as const,
     keys: new Array<string>(n),
     runIds: new Float64Array(n),
     nbytes: new Float64Array(n),
@@ -126,7 +191,10 @@ export function packBatch<T extends Msg>(msgs: readonly T[]): unknown[] {
     let j = i + 1;
     if (kind !== undefined) while (j < msgs.length && packable(msgs[j]!) === kind) j++;
     if (kind === undefined || j - i < MIN_RUN) {
-      for (let k = i; k < j; k++) out.push(msgs[k]);
+      for (let k = i; k < j; k++) {
+        const m = msgs[k]!;
+        out.push(m.op === "compute-task" ? packWide(m as unknown as ComputeTaskMsg) : m);
+      }
     } else if (kind === "compute") {
       out.push(packCompute(msgs.slice(i, j) as unknown as ComputeTaskMsg[]));
     } else {
@@ -143,12 +211,17 @@ export const packCodec = {
   decode: (batch: readonly unknown[]): unknown[] => unpackBatch(batch),
 };
 
-/** Undo {@link packBatch}. */
-export function unpackBatch<T>(msgs: readonly unknown[]): T[] {
+/**
+ * Undo {@link packBatch}. `canonical`, when given, maps the input keys of a
+ * wide task to the receiver's own copies of those strings: a map lookup with
+ * the very string it holds compares pointers, with an equal copy it compares
+ * characters (and a worker looks each input up several times).
+ */
+export function unpackBatch<T>(msgs: readonly unknown[], canonical?: (key: Key) => Key): T[] {
   let packed = false;
   for (const m of msgs) {
     const op = (m as Msg).op;
-    if (op === PACKED_COMPUTE || op === PACKED_FINISHED) {
+    if (op === PACKED_COMPUTE || op === PACKED_WIDE) {
       packed = true;
       break;
     }
@@ -172,20 +245,11 @@ export function unpackBatch<T>(msgs: readonly unknown[]): T[] {
         };
         out.push(msg);
       }
-    } else if (op === PACKED_FINISHED) {
-      const p = m as PackedFinished;
-      for (let i = 0; i < p.keys.length; i++) {
-        const msg: TaskFinishedMsg = {
-          op: "task-finished",
-          key: p.keys[i]!,
-          runId: p.runIds[i]!,
-          nbytes: p.nbytes[i]!,
-          duration: p.durations[i]!,
-          delivered: false,
-          stimulusId: p.stimulusIds[i]!,
-        };
-        out.push(msg);
-      }
+    } else if (op === PACKED_WIDE) {
+      const msg = (m as PackedWide).msg;
+      const inputs = msg.inputs!;
+      const keys = canonical === undefined ? inputs.keys : inputs.keys.map(canonical);
+      out.push({ ...msg, args: decodeArgs(msg.args, keys), inputs: { ...inputs, keys } });
     } else out.push(m);
   }
   return out as T[];

@@ -9,7 +9,7 @@
  */
 import type { SerializedError } from "../core/errors.js";
 import type { FnRef, Key, TaskNode } from "../core/graph.js";
-import type { FromWorkerMsg, ToClientMsg, ToWorkerMsg } from "./messages.js";
+import type { ToClientMsg, ToWorkerMsg, WorkerReportMsg } from "./messages.js";
 
 /** Worker process → scheduler. The first message is `register-worker`. */
 export type WorkerToScheduler =
@@ -23,7 +23,7 @@ export type WorkerToScheduler =
       /** Abstract resources the worker offers, such as `{ GPU: 1 }` (not used for placement yet). */
       readonly resources?: Readonly<Record<string, number>>;
     }
-  | FromWorkerMsg
+  | WorkerReportMsg
   | DataReply
   | RunReply
   | { readonly op: "heartbeat" };

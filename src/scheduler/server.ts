@@ -224,7 +224,7 @@ export class SchedulerServer implements AsyncDisposable {
         const r = w.runs.get(m.id);
         w.runs.delete(m.id);
         r?.(m);
-      } else if (m.op === "task-finished" || m.op === "task-erred" || m.op === "missing-data") task.push(m);
+      } else if (m.op === "task-finished" || m.op === "tasks-finished" || m.op === "task-erred" || m.op === "missing-data") task.push(m);
     }
     if (task.length > 0) this.shell.fromWorker(w.address, task);
   }

@@ -13,7 +13,7 @@
 import diagnostics_channel from "node:diagnostics_channel";
 import { MissingKeyError } from "../core/errors.js";
 import type { Key } from "../core/graph.js";
-import type { FromWorkerMsg, ToClientMsg, ToWorkerMsg } from "./messages.js";
+import { reportStimulusId, type ToClientMsg, type ToWorkerMsg, type WorkerReportMsg } from "./messages.js";
 import { SchedulerState, type SchedulerConfig, type SchedulerEvent, type SchedulerInstruction } from "./state.js";
 
 /**
@@ -83,10 +83,10 @@ export class SchedulerShell {
   }
 
   /** Messages a worker sent, in order. */
-  fromWorker(address: string, msgs: readonly FromWorkerMsg[]): void {
+  fromWorker(address: string, msgs: readonly WorkerReportMsg[]): void {
     if (!this.links.has(address) || msgs.length === 0) return;
     if (stimulusChannel.hasSubscribers) {
-      this.stimuli(msgs.map((msg) => ({ type: "worker-message", worker: address, msg, stimulusId: msg.stimulusId })));
+      this.stimuli(msgs.map((msg) => ({ type: "worker-message", worker: address, msg, stimulusId: reportStimulusId(msg) })));
       return;
     }
     // The hot path: thousands of results per batch, no event object each.

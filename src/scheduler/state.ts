@@ -33,9 +33,9 @@
  */
 import { InvalidTransitionError, KilledWorkerError, serializeError, type SerializedError } from "../core/errors.js";
 import type { Key, TaskNode } from "../core/graph.js";
-import { EMPTY_SET, grow } from "./lazy-set.js";
+import { EMPTY_SET, drop, empty, forgetLastPut, grow, put } from "./lazy-set.js";
 import { PriorityQueue } from "./priority-queue.js";
-import { comparePriority, type ComputeTaskMsg, type FromWorkerMsg, type Priority, type TaskInputs, type ToClientMsg, type ToWorkerMsg } from "./messages.js";
+import { comparePriority, reportStimulusId, type ComputeTaskMsg, type Priority, type TaskInputs, type ToClientMsg, type ToWorkerMsg, type WorkerReportMsg } from "./messages.js";
 
 /**
  * Where a task is in its life on the scheduler.
@@ -135,7 +135,7 @@ export type SchedulerEvent =
       readonly stimulusId: string;
     }
   | { readonly type: "client-releases-keys"; readonly client: string; readonly keys: readonly Key[]; readonly stimulusId: string }
-  | { readonly type: "worker-message"; readonly worker: string; readonly msg: FromWorkerMsg; readonly stimulusId: string };
+  | { readonly type: "worker-message"; readonly worker: string; readonly msg: WorkerReportMsg; readonly stimulusId: string };
 
 /**
  * A message to send, the output of a transition.
@@ -221,18 +221,23 @@ class Recs {
 
 /** The group name of a key: the key without its block index and trailing hex token. */
 export function keyGroup(key: Key): string {
+  return key.slice(0, groupEnd(key));
+}
+
+/** Where a key's group name ends (see {@link keyGroup}). */
+function groupEnd(key: Key): number {
   let end = key.length;
   if (key.charCodeAt(end - 1) === 93 /* ] */) {
     const open = key.lastIndexOf("[");
     if (open > 0) end = open;
   }
   const dash = key.lastIndexOf("-", end - 1);
-  if (dash < 0 || end - dash - 1 < 16) return key.slice(0, end);
+  if (dash < 0 || end - dash - 1 < 16) return end;
   for (let i = dash + 1; i < end; i++) {
     const c = key.charCodeAt(i);
-    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return key.slice(0, end);
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return end;
   }
-  return key.slice(0, dash);
+  return dash;
 }
 
 const UNKNOWN_DURATION = 0.5;
@@ -263,13 +268,21 @@ function hasActiveDependent(ts: SchedulerTask): boolean {
 export class SchedulerState {
   readonly tasks = new Map<Key, SchedulerTask>();
   readonly workers = new Map<string, SchedulerWorker>();
+  /** The same workers as a list: placing a root task walks them, and a Map iterator per task is garbage. */
+  private readonly workerList: SchedulerWorker[] = [];
   readonly clients = new Map<string, SchedulerClient>();
   readonly groups = new Map<string, TaskGroup>();
-  /** Mean task duration per group, kept after the group's tasks are gone. */
+  /** Mean task duration per group, kept after the group's tasks are gone (written when a group is dropped). */
   private readonly durations = new Map<string, number>();
   private readonly groupIds = new WeakMap<object, { name: string; id: string }>();
   private readonly sourceIds = new Map<string, number>();
   readonly unrunnable = new Set<SchedulerTask>();
+  /**
+   * Processing tasks by run id. A result names its task by key and run id; run ids are unique
+   * per assignment, and a number hashes and compares in a fraction of the time a key copied
+   * from another thread does (character by character).
+   */
+  private readonly running = new Map<number, SchedulerTask>();
   readonly queued = new PriorityQueue<SchedulerTask>(
     (a, b) => comparePriority(a.priority, b.priority),
     (t) => t.state === "queued",
@@ -312,21 +325,24 @@ export class SchedulerState {
     this.out = [];
     for (const event of events) this.handleOne(event);
     this.flushWorkerBatches();
+    forgetLastPut();
     if (this.validateAfter) this.validateState();
     return this.out;
   }
 
   /** Messages from one worker, in order: {@link handleBatch} without an event object per message. */
-  handleWorkerMessages(worker: string, msgs: readonly FromWorkerMsg[]): SchedulerInstruction[] {
+  handleWorkerMessages(worker: string, msgs: readonly WorkerReportMsg[]): SchedulerInstruction[] {
     this.out = [];
+    const ws = this.workers.get(worker);
     for (const msg of msgs) {
-      this.stimulusId = msg.stimulusId;
+      this.stimulusId = reportStimulusId(msg);
       const recs = this.recs;
       recs.reset();
-      this.workerMessage(worker, msg, recs);
+      this.workerMessage(ws, msg, recs);
       this.transitions(recs);
     }
     this.flushWorkerBatches();
+    forgetLastPut();
     if (this.validateAfter) this.validateState();
     return this.out;
   }
@@ -355,7 +371,7 @@ export class SchedulerState {
         this.clientReleasesKeys(event.client, event.keys, recs);
         break;
       case "worker-message":
-        this.workerMessage(event.worker, event.msg, recs);
+        this.workerMessage(this.workers.get(event.worker), event.msg, recs);
         break;
     }
     this.transitions(recs);
@@ -372,6 +388,7 @@ export class SchedulerState {
     if (this.workers.has(address)) return;
     const ws: SchedulerWorker = { address, nthreads, processing: new Set(), hasWhat: new Set(), rootProcessing: 0, occupancy: 0, nbytes: 0 };
     this.workers.set(address, ws);
+    this.workerList.push(ws);
     this.totalThreads += nthreads;
     for (const ts of this.unrunnable) recs.set(ts, "processing");
     this.fillQueueSlots(ws);
@@ -381,6 +398,7 @@ export class SchedulerState {
     const ws = this.workers.get(address);
     if (ws === undefined) return;
     this.workers.delete(address);
+    this.workerList.splice(this.workerList.indexOf(ws), 1);
     this.totalThreads -= ws.nthreads;
     for (const ts of [...ws.processing]) {
       this.unassign(ts, ws);
@@ -397,7 +415,7 @@ export class SchedulerState {
     }
     for (const ts of [...ws.hasWhat]) {
       ws.hasWhat.delete(ts);
-      ts.whoHas.delete(ws);
+      drop(ts, "whoHas", ws);
       if (ts.whoHas.size === 0 && ts.state === "memory") {
         recs.set(ts, "released");
       }
@@ -421,27 +439,29 @@ export class SchedulerState {
     }
     const generation = this.generation++;
     const user = -(ev.userPriority ?? 0);
-    // Keep only what the wanted keys need: walking the tasks backwards (they come dependencies
-    // first) marks each task's inputs before they are reached. Anything else would never be
-    // computed nor forgotten.
-    const needed = new Set<Key>(ev.keys);
-    for (let j = ev.tasks.length - 1; j >= 0; j--) {
-      const [key, run] = ev.tasks[j]!;
-      if (needed.has(key)) for (const d of run.deps) needed.add(d);
-    }
     const fresh: SchedulerTask[] = [];
+    // Consecutive tasks mostly share a group: reuse the last one's without hashing a name.
+    let lastGroup: TaskGroup | undefined;
+    let lastFn: TaskNode["fn"] | undefined;
     let i = 0;
     for (const [key, run] of ev.tasks) {
-      const existing = this.tasks.get(key);
       i++;
-      if (existing !== undefined || !needed.has(key)) continue;
-      const groupName = keyGroup(key);
-      const groupId = this.groupId(groupName, run.fn);
-      let group = this.groups.get(groupId);
-      if (group === undefined) {
-        // A group seen before (an earlier compute of the same function) starts from what it measured.
-        group = { name: groupName, id: groupId, size: 0, duration: this.durations.get(groupId) };
-        this.groups.set(groupId, group);
+      if (this.tasks.has(key)) continue;
+      let group: TaskGroup;
+      const end = groupEnd(key);
+      if (lastGroup !== undefined && run.fn === lastFn && end === lastGroup.name.length && key.startsWith(lastGroup.name)) {
+        group = lastGroup;
+      } else {
+        const groupName = key.slice(0, end);
+        const groupId = this.groupId(groupName, run.fn);
+        let g = this.groups.get(groupId);
+        if (g === undefined) {
+          // A group seen before (an earlier compute of the same function) starts from what it measured.
+          g = { name: groupName, id: groupId, size: 0, duration: this.durations.get(groupId) };
+          this.groups.set(groupId, g);
+        }
+        group = lastGroup = g;
+        lastFn = run.fn;
       }
       group.size++;
       const ts: SchedulerTask = {
@@ -474,21 +494,64 @@ export class SchedulerState {
       for (const d of ts.run.deps) {
         const dts = this.tasks.get(d);
         if (dts === undefined) {
+          this.dropFresh(fresh);
           throw new InvalidTransitionError(ts.key, `dependency ${d} is neither in the graph nor known to the scheduler`);
         }
         grow(ts, "dependencies").add(dts);
-        grow(dts, "dependents").add(ts);
+        put(dts, "dependents", ts);
       }
     }
+    this.cullFresh(fresh, ev.keys);
     for (const key of ev.keys) {
       const ts = this.tasks.get(key);
       if (ts === undefined) throw new InvalidTransitionError(key, "a wanted key is not in the graph");
       grow(ts, "whoWants").add(cs);
       cs.wantsWhat.add(ts);
       if (ev.deliver) grow(ts, "deliverTo").add(cs);
-      else ts.deliverTo.delete(cs);
+      else drop(ts, "deliverTo", cs);
       if (ts.state === "memory" || ts.state === "erred") this.reportTo(ts, cs);
       else if (ts.state === "released" || ts.state === "forgotten") recs.set(ts, "waiting");
+    }
+  }
+
+  /**
+   * Keep only the new tasks the wanted keys need: anything else would never be
+   * computed nor forgotten. Tasks come dependencies first, so walking them
+   * backwards reaches every dependent before its dependencies; a new task's
+   * dependents are all new. Clients usually send culled graphs, so the walk
+   * first looks for a new task that is neither wanted nor needed by another.
+   */
+  private cullFresh(fresh: SchedulerTask[], keys: readonly Key[]): void {
+    const wanted = new Set<SchedulerTask>();
+    for (const k of keys) {
+      const ts = this.tasks.get(k);
+      if (ts !== undefined) wanted.add(ts);
+    }
+    let culled = true;
+    for (const ts of fresh) {
+      if (ts.dependents.size === 0 && !wanted.has(ts)) {
+        culled = false;
+        break;
+      }
+    }
+    if (culled) return;
+    const needed = wanted;
+    const unneeded: SchedulerTask[] = [];
+    for (let j = fresh.length - 1; j >= 0; j--) {
+      const ts = fresh[j]!;
+      if (needed.has(ts)) for (const d of ts.dependencies) needed.add(d);
+      else unneeded.push(ts);
+    }
+    if (unneeded.length > 0) this.dropFresh(unneeded);
+  }
+
+  /** Undo the intake of new tasks (unneeded, or a graph refused part-way). */
+  private dropFresh(tasks: readonly SchedulerTask[]): void {
+    for (const ts of tasks) {
+      this.tasks.delete(ts.key);
+      for (const d of ts.dependencies) drop(d, "dependents", ts);
+      ts.group.size--;
+      if (ts.group.size === 0) this.dropGroup(ts.group);
     }
   }
 
@@ -498,8 +561,8 @@ export class SchedulerState {
     for (const key of keys) {
       const ts = this.tasks.get(key);
       if (ts === undefined || !ts.whoWants.has(cs)) continue;
-      ts.whoWants.delete(cs);
-      ts.deliverTo.delete(cs);
+      drop(ts, "whoWants", cs);
+      drop(ts, "deliverTo", cs);
       cs.wantsWhat.delete(ts);
       if (ts.whoWants.size === 0 && ts.waiters.size === 0) {
         recs.set(ts, ts.dependents.size === 0 ? "forgotten" : "released");
@@ -507,53 +570,25 @@ export class SchedulerState {
     }
   }
 
-  private workerMessage(worker: string, msg: FromWorkerMsg, recs: Recs): void {
-    const ts = this.tasks.get(msg.key);
-    const ws = this.workers.get(worker);
+  /** A message from a worker (`ws` undefined: one no longer, or never, known). */
+  private workerMessage(ws: SchedulerWorker | undefined, msg: WorkerReportMsg, recs: Recs): void {
     switch (msg.op) {
-      case "task-finished": {
-        if (ts === undefined || ws === undefined || ts.state !== "processing" || ts.processingOn !== ws || ts.runId !== msg.runId) {
-          // A stale result (stolen, cancelled, or its worker was presumed dead): make sure nobody keeps
-          // it — unless that worker holds the key legitimately or is running it again right now.
-          const current = ts !== undefined && ws !== undefined && (ts.whoHas.has(ws) || ts.processingOn === ws);
-          if (ws !== undefined && !msg.delivered && !current) {
-            this.send(ws.address, { op: "free-keys", keys: [msg.key], stimulusId: this.stimulusId });
-          }
-          return;
-        }
-        this.recordDuration(ts, msg.duration);
-        this.finishProcessing(ts);
-        ts.nbytes = msg.nbytes;
-        if (msg.delivered) {
-          // Hand the value to the clients that asked for delivery; no worker kept it.
-          ts.deliver = false;
-          for (const cs of [...ts.whoWants]) {
-            if (!ts.deliverTo.has(cs)) continue;
-            this.sendClient(cs.id, { op: "key-in-memory", key: ts.key, hasValue: true, value: msg.value });
-            ts.whoWants.delete(cs);
-            ts.deliverTo.delete(cs);
-            cs.wantsWhat.delete(ts);
-          }
-          if (ts.whoWants.size > 0 || ts.waiters.size > 0 || hasActiveDependent(ts)) {
-            // Someone joined meanwhile who needs it held (a persist, a dependent): hand the value back
-            // to the worker that made it rather than computing it again.
-            this.send(ws.address, { op: "put-data", key: ts.key, value: msg.value, nbytes: msg.nbytes, stimulusId: this.stimulusId });
-            this.addReplica(ts, ws);
-            this.setState(ts, "memory");
-            this.onMemory(ts, recs);
-          } else {
-            this.setState(ts, "released");
-            this.releaseDependencies(ts, recs);
-            recs.set(ts, "forgotten");
-          }
-          return;
-        }
-        this.addReplica(ts, ws);
-        this.setState(ts, "memory");
-        this.onMemory(ts, recs);
+      case "task-finished":
+        this.taskFinished(ws, msg.key, msg.runId, msg.nbytes, msg.duration, msg.delivered, msg.value, recs);
         return;
-      }
+      case "tasks-finished":
+        // Each result is a stimulus of its own, as if it had come alone.
+        for (let i = 0; i < msg.keys.length; i++) {
+          if (i > 0) {
+            this.transitions(recs);
+            recs.reset();
+          }
+          this.stimulusId = msg.stimulusIds[i]!;
+          this.taskFinished(ws, msg.keys[i]!, msg.runIds[i]!, msg.nbytes[i]!, msg.durations[i]!, false, undefined, recs);
+        }
+        return;
       case "task-erred": {
+        const ts = this.tasks.get(msg.key);
         if (ts === undefined || ws === undefined || ts.state !== "processing" || ts.processingOn !== ws || ts.runId !== msg.runId) return;
         this.finishProcessing(ts);
         ts.exception = msg.error;
@@ -562,9 +597,10 @@ export class SchedulerState {
         return;
       }
       case "missing-data": {
+        const ts = this.tasks.get(msg.key);
         const errant = this.workers.get(msg.errantWorker);
         if (ts !== undefined && errant !== undefined && ts.whoHas.has(errant)) {
-          ts.whoHas.delete(errant);
+          drop(ts, "whoHas", errant);
           errant.hasWhat.delete(ts);
           errant.nbytes -= ts.nbytes;
           if (ts.whoHas.size === 0 && ts.state === "memory") recs.set(ts, "released");
@@ -572,6 +608,49 @@ export class SchedulerState {
         return;
       }
     }
+  }
+
+  /** A task finished on `ws`: its result is there, or (`delivered`) travelled with the message. */
+  private taskFinished(ws: SchedulerWorker | undefined, key: Key, runId: number, nbytes: number, duration: number, delivered: boolean, value: unknown, recs: Recs): void {
+    let ts = this.running.get(runId);
+    if (ts === undefined || ts.key !== key) ts = this.tasks.get(key);
+    if (ts === undefined || ws === undefined || ts.state !== "processing" || ts.processingOn !== ws || ts.runId !== runId) {
+      // A stale result (stolen, cancelled, or its worker was presumed dead): make sure nobody keeps
+      // it — unless that worker holds the key legitimately or is running it again right now.
+      const current = ts !== undefined && ws !== undefined && (ts.whoHas.has(ws) || ts.processingOn === ws);
+      if (ws !== undefined && !delivered && !current) this.freeKey(ws.address, key);
+      return;
+    }
+    this.recordDuration(ts, duration);
+    this.finishProcessing(ts);
+    ts.nbytes = nbytes;
+    if (delivered) {
+      // Hand the value to the clients that asked for delivery; no worker kept it.
+      ts.deliver = false;
+      for (const cs of [...ts.whoWants]) {
+        if (!ts.deliverTo.has(cs)) continue;
+        this.sendClient(cs.id, { op: "key-in-memory", key: ts.key, hasValue: true, value });
+        drop(ts, "whoWants", cs);
+        drop(ts, "deliverTo", cs);
+        cs.wantsWhat.delete(ts);
+      }
+      if (ts.whoWants.size > 0 || ts.waiters.size > 0 || hasActiveDependent(ts)) {
+        // Someone joined meanwhile who needs it held (a persist, a dependent): hand the value back
+        // to the worker that made it rather than computing it again.
+        this.send(ws.address, { op: "put-data", key: ts.key, value, nbytes, stimulusId: this.stimulusId });
+        this.addReplica(ts, ws);
+        this.setState(ts, "memory");
+        this.onMemory(ts, recs);
+      } else {
+        this.setState(ts, "released");
+        this.releaseDependencies(ts, recs);
+        recs.set(ts, "forgotten");
+      }
+      return;
+    }
+    this.addReplica(ts, ws);
+    this.setState(ts, "memory");
+    this.onMemory(ts, recs);
   }
 
   // ---- transitions -------------------------------------------------------
@@ -587,40 +666,34 @@ export class SchedulerState {
   private transition(ts: SchedulerTask, finish: TaskStateName, recs: Recs): void {
     const start = ts.state;
     if (start === finish || start === "forgotten") return;
-    switch (`${start}->${finish}`) {
-      case "released->waiting":
-        return this.releasedToWaiting(ts, recs);
-      case "waiting->processing":
-      case "no-worker->processing":
-      case "queued->processing":
-        return this.toProcessing(ts);
-      case "released->processing":
+    // Dispatched on the target, then the origin: no `${start}->${finish}` string per transition.
+    switch (finish) {
+      case "waiting":
+        if (start === "released") return this.releasedToWaiting(ts, recs);
+        break;
+      case "processing":
+        if (start === "waiting" || start === "no-worker" || start === "queued") return this.toProcessing(ts);
         // A task re-placed after its worker died, with inputs still in memory.
-        return this.releasedToWaiting(ts, recs);
-      case "released->forgotten":
-        return this.releasedToForgotten(ts, recs);
-      case "released->erred":
-      case "waiting->erred":
-      case "queued->erred":
-      case "no-worker->erred":
-      case "processing->erred":
-        return this.toErred(ts, recs);
-      case "waiting->released":
-      case "queued->released":
-      case "no-worker->released":
-      case "processing->released":
-      case "memory->released":
-      case "erred->released":
+        if (start === "released") return this.releasedToWaiting(ts, recs);
+        break;
+      case "forgotten":
+        if (start === "released") return this.releasedToForgotten(ts, recs);
+        break;
+      case "erred":
+        if (start !== "memory") return this.toErred(ts, recs);
+        break;
+      case "released":
         return this.toReleased(ts, recs);
       default:
-        if (start !== "released") {
-          this.toReleased(ts, recs);
-          if (ts.state === "released") this.transition(ts, finish, recs);
-          return;
-        }
-        if (finish === "memory" || finish === "queued" || finish === "no-worker") return this.releasedToWaiting(ts, recs);
-        throw new InvalidTransitionError(ts.key, `${start} -> ${finish}`);
+        break;
     }
+    if (start !== "released") {
+      this.toReleased(ts, recs);
+      if (ts.state === "released") this.transition(ts, finish, recs);
+      return;
+    }
+    if (finish === "memory" || finish === "queued" || finish === "no-worker") return this.releasedToWaiting(ts, recs);
+    throw new InvalidTransitionError(ts.key, `${start} -> ${finish}`);
   }
 
   private setState(ts: SchedulerTask, finish: TaskStateName): void {
@@ -646,7 +719,7 @@ export class SchedulerState {
       }
     }
     for (const dts of ts.dependencies) {
-      grow(dts, "waiters").add(ts);
+      put(dts, "waiters", ts);
       if (dts.state !== "memory") {
         grow(ts, "waitingOn").add(dts);
         if (dts.state === "released" || dts.state === "forgotten") recs.set(dts, "waiting");
@@ -679,7 +752,7 @@ export class SchedulerState {
     if (rootish) {
       let best: SchedulerWorker | undefined;
       let bestLoad = Infinity;
-      for (const w of this.workers.values()) {
+      for (const w of this.workerList) {
         if (w.rootProcessing >= this.rootSlots(w, ts.group)) continue;
         const load = w.processing.size / w.nthreads;
         if (load < bestLoad) {
@@ -708,6 +781,7 @@ export class SchedulerState {
     this.setState(ts, "processing");
     ts.processingOn = ws;
     ts.runId = this.nextRunId++;
+    this.running.set(ts.runId, ts);
     ts.deliver = shouldDeliver(ts);
     ws.processing.add(ts);
     if (rootSlot) {
@@ -715,55 +789,69 @@ export class SchedulerState {
       ts.rootSlot = true;
     }
     ws.occupancy += ts.group.duration ?? UNKNOWN_DURATION;
-    // Optional fields are set only when present (no spreads: this runs once per task).
-    const msg: { -readonly [K in keyof ComputeTaskMsg]: ComputeTaskMsg[K] } = {
+    // One literal, every field present (undefined when absent): a field added afterwards gives the
+    // message a map of its own, which dies with the messages at the next full GC, and the code
+    // optimized for it deoptimizes — once per computation, for the one task with inputs.
+    const msg: ComputeTaskMsg = {
       op: "compute-task",
       key: ts.key,
       fn: ts.run.fn,
       args: ts.run.args,
+      inputs: ts.dependencies.size > 0 ? this.inputsOf(ts) : undefined,
       priority: ts.priority,
       runId: ts.runId,
       deliver: ts.deliver,
+      transfer: ts.run.transfer === true,
       stimulusId: this.stimulusId,
     };
-    if (ts.dependencies.size > 0) msg.inputs = this.inputsOf(ts);
-    if (ts.run.transfer === true) msg.transfer = true;
     this.send(ws.address, msg);
   }
 
   /** Where a task's inputs are, as the compute-task message carries it. */
   private inputsOf(ts: SchedulerTask): TaskInputs {
-    const keys: Key[] = [];
+    const n = ts.dependencies.size;
+    const keys = new Array<Key>(n);
+    const who = new Array<number | number[]>(n);
+    const nbytes = new Array<number>(n);
     const workers: string[] = [];
     const index = new Map<SchedulerWorker, number>();
-    const who: (number | number[])[] = [];
-    const nbytes: number[] = [];
+    // Inputs mostly sit on one worker after another: remember the last one's index.
+    let lastWorker: SchedulerWorker | undefined;
+    let lastIndex = 0;
+    let j = 0;
     for (const d of ts.dependencies) {
-      keys.push(d.key);
-      nbytes.push(d.nbytes);
+      keys[j] = d.key;
+      nbytes[j] = d.nbytes;
       let holders: number | number[] | undefined;
       for (const w of d.whoHas) {
-        let i = index.get(w);
-        if (i === undefined) {
-          i = workers.length;
-          workers.push(w.address);
-          index.set(w, i);
+        let i: number;
+        if (w === lastWorker) i = lastIndex;
+        else {
+          i = index.get(w) ?? -1;
+          if (i < 0) {
+            i = workers.length;
+            workers.push(w.address);
+            index.set(w, i);
+          }
+          lastWorker = w;
+          lastIndex = i;
         }
         holders = holders === undefined ? i : typeof holders === "number" ? [holders, i] : (holders.push(i), holders);
       }
-      who.push(holders ?? []);
+      who[j++] = holders ?? [];
     }
     return { keys, workers, who, nbytes };
   }
+
 
   private decideWorker(ts: SchedulerTask): SchedulerWorker {
     let candidates: Iterable<SchedulerWorker>;
     if (ts.dependencies.size > 0) {
       const holders = new Set<SchedulerWorker>();
       for (const d of ts.dependencies) for (const w of d.whoHas) holders.add(w);
-      candidates = holders.size > 0 ? holders : this.workers.values();
+      candidates = holders.size > 0 ? holders : this.workerList;
     } else {
-      candidates = this.workers.values();
+      candidates = this.workerList;
     }
     let best: SchedulerWorker | undefined;
     let bestCost = Infinity;
@@ -807,6 +895,7 @@ export class SchedulerState {
     }
     ws.occupancy = ws.processing.size === 0 ? 0 : Math.max(0, ws.occupancy - (ts.group.duration ?? UNKNOWN_DURATION));
     ts.processingOn = undefined;
+    this.running.delete(ts.runId);
   }
 
   /**
@@ -833,21 +922,27 @@ export class SchedulerState {
   private recordDuration(ts: SchedulerTask, seconds: number): void {
     const g = ts.group;
     g.duration = g.duration === undefined ? seconds : 0.5 * g.duration + 0.5 * seconds;
-    // Remembered past the group's life, with a bound: keys with generated names must not grow it forever.
+  }
+
+  /** A group's last task is gone: remember what it measured (see {@link durations}) and drop it. */
+  private dropGroup(g: TaskGroup): void {
+    this.groups.delete(g.id);
+    if (g.duration === undefined) return;
+    // Bounded: keys with generated names must not grow it forever.
     if (!this.durations.has(g.id) && this.durations.size >= 10_000) this.durations.delete(this.durations.keys().next().value!);
     this.durations.set(g.id, g.duration);
   }
 
   private addReplica(ts: SchedulerTask, ws: SchedulerWorker): void {
     if (ts.whoHas.has(ws)) return;
-    grow(ts, "whoHas").add(ws);
+    put(ts, "whoHas", ws);
     ws.hasWhat.add(ts);
     ws.nbytes += ts.nbytes;
   }
 
   private onMemory(ts: SchedulerTask, recs: Recs): void {
     for (const dep of ts.dependents) {
-      if (dep.waitingOn.delete(ts) && dep.waitingOn.size === 0 && dep.state === "waiting") recs.set(dep, "processing");
+      if (drop(dep, "waitingOn", ts) && dep.waitingOn.size === 0 && dep.state === "waiting") recs.set(dep, "processing");
     }
     this.releaseDependencies(ts, recs);
     if (ts.whoWants.size > 0) this.report(ts);
@@ -859,7 +954,7 @@ export class SchedulerState {
   /** A task no longer needs its dependencies: let go of those nothing else needs. */
   private releaseDependencies(ts: SchedulerTask, recs: Recs): void {
     for (const dts of ts.dependencies) {
-      dts.waiters.delete(ts);
+      drop(dts, "waiters", ts);
       if (dts.waiters.size === 0 && dts.whoWants.size === 0 && dts.state !== "released") recs.set(dts, "released");
     }
   }
@@ -879,12 +974,12 @@ export class SchedulerState {
     if (ts.processingOn !== undefined) {
       const ws = ts.processingOn;
       this.unassign(ts, ws);
-      this.send(ws.address, { op: "free-keys", keys: [ts.key], stimulusId: this.stimulusId });
+      this.freeKey(ws.address, ts.key);
       this.fillQueueSlots(ws);
     }
     this.unrunnable.delete(ts);
-    for (const dts of ts.dependencies) dts.waiters.delete(ts);
-    ts.waitingOn.clear();
+    for (const dts of ts.dependencies) drop(dts, "waiters", ts);
+    empty(ts, "waitingOn");
     this.setState(ts, "erred");
     for (const dep of ts.dependents) {
       if (dep.state === "erred" || dep.state === "released" || dep.state === "forgotten") continue;
@@ -903,24 +998,23 @@ export class SchedulerState {
     if (start === "processing" && ts.processingOn !== undefined) {
       const ws = ts.processingOn;
       this.unassign(ts, ws);
-      this.send(ws.address, { op: "free-keys", keys: [ts.key], stimulusId: this.stimulusId });
+      this.freeKey(ws.address, ts.key);
       this.fillQueueSlots(ws);
     }
     if (start === "memory") {
-      const holders = [...ts.whoHas];
-      for (const ws of holders) {
+      for (const ws of ts.whoHas) {
         ws.hasWhat.delete(ts);
         ws.nbytes -= ts.nbytes;
-        this.send(ws.address, { op: "free-keys", keys: [ts.key], stimulusId: this.stimulusId });
+        this.freeKey(ws.address, ts.key);
       }
-      ts.whoHas.clear();
+      empty(ts, "whoHas");
     }
     this.unrunnable.delete(ts);
     for (const dts of ts.dependencies) {
-      dts.waiters.delete(ts);
+      drop(dts, "waiters", ts);
       if (dts.waiters.size === 0 && dts.whoWants.size === 0 && dts.state === "memory" && ts.whoWants.size === 0) recs.set(dts, "released");
     }
-    ts.waitingOn.clear();
+    empty(ts, "waitingOn");
     if (start === "erred") {
       ts.exception = undefined;
       ts.exceptionBlame = undefined;
@@ -932,7 +1026,7 @@ export class SchedulerState {
       for (const dep of ts.dependents) {
         if (dep.state === "waiting") {
           grow(dep, "waitingOn").add(ts);
-          grow(ts, "waiters").add(dep);
+          put(ts, "waiters", dep);
         } else if (dep.state === "processing") {
           // Its worker may be fetching the lost copy: restart it once this is back.
           recs.set(dep, "waiting");
@@ -950,33 +1044,37 @@ export class SchedulerState {
     this.setState(ts, "forgotten");
     this.tasks.delete(ts.key);
     ts.group.size--;
-    if (ts.group.size === 0) this.groups.delete(ts.group.id);
+    if (ts.group.size === 0) this.dropGroup(ts.group);
     for (const dts of ts.dependencies) {
-      dts.dependents.delete(ts);
-      dts.waiters.delete(ts);
+      drop(dts, "dependents", ts);
+      drop(dts, "waiters", ts);
       if (dts.dependents.size === 0 && dts.whoWants.size === 0) recs.set(dts, "forgotten");
     }
   }
 
   // ---- output ------------------------------------------------------------
 
-  private send(worker: string, msg: ToWorkerMsg): void {
+  /** The messages for one worker in the stimulus batch under way. */
+  private batchFor(worker: string): SchedulerInstruction[] {
     // Batched per worker so a stimulus batch yields one message list per worker.
     let batch = this.workerBatches.get(worker);
     if (batch === undefined) {
       batch = [];
       this.workerBatches.set(worker, batch);
     }
-    if (msg.op === "free-keys") {
-      // Releasing a wide graph frees thousands of keys: one message, not thousands.
-      const last = batch[batch.length - 1];
-      if (last !== undefined && last.to === "worker" && last.msg.op === "free-keys") {
-        (last.msg.keys as Key[]).push(...msg.keys);
-        return;
-      }
-      msg = { op: "free-keys", keys: [...msg.keys], stimulusId: msg.stimulusId };
-    }
-    batch.push({ to: "worker", worker, msg });
+    return batch;
+  }
+
+  private send(worker: string, msg: ToWorkerMsg): void {
+    this.batchFor(worker).push({ to: "worker", worker, msg });
+  }
+
+  /** Tell a worker to forget a key. Releasing a wide graph frees thousands: one message, not thousands. */
+  private freeKey(worker: string, key: Key): void {
+    const batch = this.batchFor(worker);
+    const last = batch[batch.length - 1];
+    if (last !== undefined && last.to === "worker" && last.msg.op === "free-keys") (last.msg.keys as Key[]).push(key);
+    else batch.push({ to: "worker", worker, msg: { op: "free-keys", keys: [key], stimulusId: this.stimulusId } });
   }
 
   private flushWorkerBatches(): void {
@@ -1002,6 +1100,9 @@ export class SchedulerState {
       for (const ts of ws.hasWhat) if (!ts.whoHas.has(ws)) fail(ts, `listed in hasWhat of ${ws.address}`);
     }
     if (threads !== this.totalThreads) throw new InvalidTransitionError("-", "thread count out of sync");
+    let processing = 0;
+    for (const ws of this.workers.values()) processing += ws.processing.size;
+    if (this.running.size !== processing) throw new InvalidTransitionError("-", `${this.running.size} runs listed, ${processing} tasks processing`);
     for (const ts of this.tasks.values()) {
       switch (ts.state) {
         case "memory":
@@ -1010,6 +1111,7 @@ export class SchedulerState {
           break;
         case "processing":
           if (ts.processingOn === undefined || !ts.processingOn.processing.has(ts)) fail(ts, "processing nowhere");
+          if (this.running.get(ts.runId) !== ts) fail(ts, `run ${ts.runId} not listed as running`);
           if (!this.workers.has(ts.processingOn!.address)) fail(ts, "processing on a removed worker");
           for (const d of ts.dependencies) if (d.state !== "memory") fail(ts, `processing before dependency ${d.key} is in memory (${d.state})`);
           break;

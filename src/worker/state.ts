@@ -22,8 +22,8 @@
  */
 import type { SerializedError } from "../core/errors.js";
 import { InvalidTransitionError } from "../core/errors.js";
-import type { Expr, FnRef, Key } from "../core/graph.js";
-import { EMPTY_SET, grow } from "../scheduler/lazy-set.js";
+import { NO_DEPS, type Key, type TaskNode } from "../core/graph.js";
+import { EMPTY_SET, SmallSet, drop, empty, forgetLastPut, grow, put } from "../scheduler/lazy-set.js";
 import { PriorityQueue } from "../scheduler/priority-queue.js";
 import { comparePriority, type ComputeTaskMsg, type FromWorkerMsg, type Priority, type TaskInputs } from "../scheduler/messages.js";
 
@@ -41,8 +41,8 @@ export type WorkerTaskStateName = "waiting" | "fetch" | "flight" | "ready" | "ex
 export interface WorkerTask {
   readonly key: Key;
   state: WorkerTaskStateName;
-  /** Present for tasks the scheduler asked this worker to compute. */
-  run: { readonly fn: FnRef; readonly args: readonly Expr[]; readonly transfer: boolean } | undefined;
+  /** Present for tasks the scheduler asked this worker to compute: what to run (its inputs are in `inputs`, not `deps`). */
+  run: TaskNode | undefined;
   priority: Priority;
   runId: number;
   deliver: boolean;
@@ -116,12 +116,14 @@ export type WorkerInstruction =
 export class WorkerState {
   readonly tasks = new Map<Key, WorkerTask>();
   readonly ready = new PriorityQueue<WorkerTask>((a, b) => comparePriority(a.priority, b.priority), (t) => t.state === "ready");
-  readonly executing = new Set<WorkerTask>();
+  /** Tasks running now (or cancelled while running): never more than `nthreads`. */
+  readonly executing = new SmallSet<WorkerTask>();
   /** Peers with a transfer under way, and the keys it carries. */
   readonly inFlight = new Map<string, Set<WorkerTask>>();
   private readonly fetchQueue = new Set<WorkerTask>();
   private out: WorkerInstruction[] = [];
-  private released: Key[] = [];
+  /** Keys whose data the shell may drop, gathered during one stimulus (allocated when there are any). */
+  private released: Key[] | undefined;
 
   constructor(
     readonly address: string,
@@ -132,7 +134,7 @@ export class WorkerState {
   /** Feed one stimulus; returns the instructions for the shell, in order. */
   handle(ev: WorkerEvent): WorkerInstruction[] {
     this.out = [];
-    this.released = [];
+    this.released = undefined;
     switch (ev.type) {
       case "compute-task":
         this.computeTask(ev.msg);
@@ -143,31 +145,22 @@ export class WorkerState {
       case "put-data":
         this.putData(ev.key, ev.nbytes);
         break;
-      case "execute-success":
-        this.executeDone(ev.key, ev.runId, (ts) => {
-          ts.nbytes = ev.nbytes;
-          if (ts.wanted && ts.deliver) {
-            this.out.push({ type: "send", msg: { op: "task-finished", key: ts.key, runId: ts.runId, nbytes: ev.nbytes, duration: ev.duration, value: ev.value, delivered: true, stimulusId: ev.stimulusId } });
-            ts.wanted = false;
-            this.forget(ts);
-            return;
-          }
-          this.toMemory(ts);
-          if (ts.wanted) {
-            this.out.push({ type: "send", msg: { op: "task-finished", key: ts.key, runId: ts.runId, nbytes: ev.nbytes, duration: ev.duration, delivered: false, stimulusId: ev.stimulusId } });
-          } else this.maybeForget(ts);
-        });
+      case "execute-success": {
+        const ts = this.executeDone(ev.key, ev.runId);
+        if (ts !== undefined) this.executeSuccess(ts, ev);
         break;
-      case "execute-failure":
-        this.executeDone(ev.key, ev.runId, (ts) => {
-          if (ts.wanted) {
-            // The error is the scheduler's to keep and report; nothing here needs the task any more.
-            this.out.push({ type: "send", msg: { op: "task-erred", key: ts.key, runId: ts.runId, error: ev.error, stimulusId: ev.stimulusId } });
-            ts.wanted = false;
-            this.forget(ts);
-          } else this.refetch(ts, ev.stimulusId);
-        });
+      }
+      case "execute-failure": {
+        const ts = this.executeDone(ev.key, ev.runId);
+        if (ts === undefined) break;
+        if (ts.wanted) {
+          // The error is the scheduler's to keep and report; nothing here needs the task any more.
+          this.out.push({ type: "send", msg: { op: "task-erred", key: ts.key, runId: ts.runId, error: ev.error, stimulusId: ev.stimulusId } });
+          ts.wanted = false;
+          this.forget(ts);
+        } else this.refetch(ts, ev.stimulusId);
         break;
+      }
       case "gather-dep-success":
         if (ev.unsendable !== undefined) for (const [key, error] of ev.unsendable) this.failDependents(key, error, ev.stimulusId);
         this.gatherDone(ev.peer, ev.requested, ev.received, ev.stimulusId);
@@ -177,7 +170,8 @@ export class WorkerState {
         break;
     }
     this.schedule();
-    if (this.released.length > 0) this.out.push({ type: "release-data", keys: this.released });
+    if (this.released !== undefined) this.out.push({ type: "release-data", keys: this.released });
+    forgetLastPut();
     if (this.validateAfter) this.validateState();
     return this.out;
   }
@@ -211,7 +205,7 @@ export class WorkerState {
     const ts = this.ensure(msg.key);
     const before = ts.state;
     ts.wanted = true;
-    ts.run = { fn: msg.fn, args: msg.args, transfer: msg.transfer === true };
+    ts.run = msg.transfer === true ? { kind: "task", fn: msg.fn, args: msg.args, deps: NO_DEPS, transfer: true } : { kind: "task", fn: msg.fn, args: msg.args, deps: NO_DEPS };
     ts.priority = msg.priority;
     ts.runId = msg.runId;
     ts.deliver = msg.deliver;
@@ -269,15 +263,15 @@ export class WorkerState {
       const depKey = inputs!.keys[i]!;
       const dep = this.ensure(depKey);
       grow(ts, "dependencies").add(dep);
-      grow(dep, "dependents").add(ts);
+      put(dep, "dependents", ts);
       const who = inputs!.who[i]!;
       if (typeof who === "number") {
         const h = inputs!.workers[who]!;
-        if (h !== this.address) grow(dep, "whoHas").add(h);
+        if (h !== this.address) put(dep, "whoHas", h);
       } else {
         for (const w of who) {
           const h = inputs!.workers[w]!;
-          if (h !== this.address) grow(dep, "whoHas").add(h);
+          if (h !== this.address) put(dep, "whoHas", h);
         }
       }
       if (dep.state === "memory") continue;
@@ -318,29 +312,44 @@ export class WorkerState {
     else this.out.push({ type: "send", msg: { op: "missing-data", key: ts.key, errantWorker: this.address, stimulusId } });
   }
 
-  private executeDone(key: Key, runId: number, onCurrent: (ts: WorkerTask) => void): void {
+  /** A run ended: the task, when the outcome is current and must be handled, else undefined. */
+  private executeDone(key: Key, runId: number): WorkerTask | undefined {
     const ts = this.tasks.get(key);
-    if (ts === undefined || ts.execRunId !== runId) return;
+    if (ts === undefined || ts.execRunId !== runId) return undefined;
     if (ts.state === "cancelled" && ts.previous === "executing") {
       this.executing.delete(ts);
       this.forget(ts);
-      return;
+      return undefined;
     }
-    if (ts.state !== "executing") return;
+    if (ts.state !== "executing") return undefined;
     this.executing.delete(ts);
     // Inputs are no longer needed by this task.
     for (const dep of ts.dependencies) {
-      dep.dependents.delete(ts);
+      drop(dep, "dependents", ts);
       this.maybeForget(dep);
     }
-    ts.dependencies.clear();
-    onCurrent(ts);
+    empty(ts, "dependencies");
+    return ts;
+  }
+
+  private executeSuccess(ts: WorkerTask, ev: Extract<WorkerEvent, { type: "execute-success" }>): void {
+    ts.nbytes = ev.nbytes;
+    if (ts.wanted && ts.deliver) {
+      this.out.push({ type: "send", msg: { op: "task-finished", key: ts.key, runId: ts.runId, nbytes: ev.nbytes, duration: ev.duration, value: ev.value, delivered: true, stimulusId: ev.stimulusId } });
+      ts.wanted = false;
+      this.forget(ts);
+      return;
+    }
+    this.toMemory(ts);
+    if (ts.wanted) {
+      this.out.push({ type: "send", msg: { op: "task-finished", key: ts.key, runId: ts.runId, nbytes: ev.nbytes, duration: ev.duration, delivered: false, stimulusId: ev.stimulusId } });
+    } else this.maybeForget(ts);
   }
 
   private toMemory(ts: WorkerTask): void {
     ts.state = "memory";
     for (const dep of ts.dependents) {
-      if (dep.waitingFor.delete(ts) && dep.waitingFor.size === 0 && dep.state === "waiting") {
+      if (drop(dep, "waitingFor", ts) && dep.waitingFor.size === 0 && dep.state === "waiting") {
         dep.state = "ready";
         this.ready.push(dep);
       }
@@ -373,12 +382,12 @@ export class WorkerState {
       const ts = this.tasks.get(key);
       const nbytes = received.get(key);
       if (ts === undefined || (ts.state === "cancelled" && ts.previous === "flight")) {
-        if (nbytes !== undefined) this.released.push(key);
+        if (nbytes !== undefined) (this.released ??= []).push(key);
         if (ts !== undefined) this.forget(ts);
         continue;
       }
       if (ts.state !== "flight") {
-        if (nbytes !== undefined && ts.state !== "memory") this.released.push(key);
+        if (nbytes !== undefined && ts.state !== "memory") (this.released ??= []).push(key);
         continue;
       }
       if (nbytes !== undefined) {
@@ -390,7 +399,7 @@ export class WorkerState {
         }
         continue;
       }
-      ts.whoHas.delete(peer);
+      drop(ts, "whoHas", peer);
       if (ts.wanted && ts.run !== undefined) {
         // Asked to compute it meanwhile: do so.
         this.setupCompute(ts);
@@ -410,11 +419,11 @@ export class WorkerState {
       case "ready":
       case "waiting":
         for (const dep of ts.dependencies) {
-          dep.dependents.delete(ts);
+          drop(dep, "dependents", ts);
           this.maybeForget(dep);
         }
-        ts.dependencies.clear();
-        ts.waitingFor.clear();
+        empty(ts, "dependencies");
+        empty(ts, "waitingFor");
         ts.run = undefined;
         this.maybeForget(ts);
         return;
@@ -438,12 +447,12 @@ export class WorkerState {
 
   private forget(ts: WorkerTask): void {
     if (this.tasks.get(ts.key) !== ts) return;
-    if (ts.state === "memory") this.released.push(ts.key);
+    if (ts.state === "memory") (this.released ??= []).push(ts.key);
     this.tasks.delete(ts.key);
     this.fetchQueue.delete(ts);
     ts.state = "forgotten";
     for (const dep of ts.dependencies) {
-      dep.dependents.delete(ts);
+      drop(dep, "dependents", ts);
       this.maybeForget(dep);
     }
   }

@@ -5,7 +5,7 @@
  * @module
  */
 import type { MessagePort } from "node:worker_threads";
-import type { FromWorkerMsg, ToWorkerMsg } from "../scheduler/messages.js";
+import type { FromWorkerMsg, TasksFinishedMsg, ToWorkerMsg } from "../scheduler/messages.js";
 import type { DataReply, DataRequest } from "../scheduler/protocol.js";
 
 /** `workerData` of a worker thread. */
@@ -26,4 +26,4 @@ export type ToThreadMsg =
   | { readonly op: "remove-peer"; readonly address: string };
 
 /** Worker thread → main thread. */
-export type FromThreadMsg = FromWorkerMsg | Extract<PeerMsg, { op: "data" }> | { readonly op: "ready"; readonly address: string };
+export type FromThreadMsg = FromWorkerMsg | TasksFinishedMsg | Extract<PeerMsg, { op: "data" }> | { readonly op: "ready"; readonly address: string };

@@ -19,7 +19,7 @@ import { InprocComm } from "../comm/inproc.js";
 import { buffersOf, transferables } from "../serialize/transfer.js";
 import { sizeof } from "../serialize/sizeof.js";
 import type { ToWorkerMsg } from "../scheduler/messages.js";
-import { packCodec } from "../scheduler/pack.js";
+import { packCodec, unpackBatch } from "../scheduler/pack.js";
 import { WorkerState, type WorkerEvent, type WorkerInstruction, type WorkerTask } from "./state.js";
 import type { ThreadInit, ToThreadMsg, FromThreadMsg, PeerMsg } from "./thread-protocol.js";
 import "../ops/index.js";
@@ -35,7 +35,11 @@ let runHead = 0;
 let pumping = false;
 let stimulus = 0;
 
-const toScheduler = new InprocComm<FromThreadMsg, ToThreadMsg>(parentPort!, onSchedulerMessages, packCodec, (msg, err) => {
+// A wide task's input keys are mapped to this worker's own copies of the strings (see unpackBatch).
+const canonicalKey = (key: Key): Key => state.tasks.get(key)?.key ?? key;
+const codec = { encode: packCodec.encode, decode: (batch: readonly unknown[]) => unpackBatch(batch, canonicalKey) };
+
+const toScheduler = new InprocComm<FromThreadMsg, ToThreadMsg>(parentPort!, onSchedulerMessages, codec, (msg, err) => {
   // A held value asked for by the caller that cannot be cloned: answer with what can go.
   if (msg.op === "data") {
     toScheduler.send(splitUnsendable(msg));
@@ -94,9 +98,11 @@ function answerGetData(id: number, keys: readonly Key[]): [PeerMsg & FromThreadM
   const held: Key[] = [];
   const values: unknown[] = [];
   for (const k of keys) {
-    if (!data.has(k)) continue;
+    // One lookup per key (undefined is a value too, rarely): the keys are the asker's copies, compared by content.
+    const v = data.get(k);
+    if (v === undefined && !data.has(k)) continue;
     held.push(k);
-    values.push(data.get(k));
+    values.push(v);
   }
   return [{ op: "data", id, keys: held, values }];
 }
@@ -161,10 +167,15 @@ function gatherReply(id: number, keys: readonly Key[], values: readonly unknown[
   if (g === undefined) return;
   pendingGathers.delete(id);
   const received = new Map<Key, number>();
+  // The reply lists the held keys among those asked for, in order: store the values under this
+  // worker's own key strings (the ones asked with), so later lookups compare pointers, not characters.
+  let j = 0;
   for (let i = 0; i < keys.length; i++) {
     const v = values[i];
-    data.set(keys[i]!, v);
-    received.set(keys[i]!, sizeof(v));
+    while (j < g.keys.length && g.keys[j] !== keys[i]) j++;
+    const key = j < g.keys.length ? g.keys[j++]! : keys[i]!;
+    data.set(key, v);
+    received.set(key, sizeof(v));
   }
   const failed = unsendable === undefined ? undefined : new Map(unsendable.keys.map((k, i) => [k, unsendable.errors[i]!] as const));
   apply(
@@ -233,8 +244,9 @@ function keepBuffers(ts: WorkerTask): Set<ArrayBufferLike> {
 }
 
 const getValue = (key: Key): unknown => {
-  if (!data.has(key)) throw new Error(`internal: input ${key} is not on worker ${init.address}`);
-  return data.get(key);
+  const v = data.get(key);
+  if (v === undefined && !data.has(key)) throw new Error(`internal: input ${key} is not on worker ${init.address}`);
+  return v;
 };
 
 // Run queued tasks on the next turn of the event loop, so that every message already
@@ -259,7 +271,7 @@ function pump(): void {
       }
       continue;
     }
-    const node: TaskNode = { kind: "task", fn: ts.run.fn, args: ts.run.args, deps: [] };
+    const node = ts.run;
     const prep = prepareTask(node);
     if (prep !== undefined) {
       // The first use of a module on this thread: run once it is imported, then carry on with the queue.

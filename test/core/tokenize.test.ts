@@ -7,6 +7,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 
 import { delayed, tokenize, tokenizeSymbol } from "../../src/index.js";
+import { randomKeys, randomToken } from "../../src/core/tokenize.js";
 
 const HEX32 = /^[0-9a-f]{32}$/;
 
@@ -179,5 +180,22 @@ describe("tokenize: functions", () => {
     const c2 = (x: number) => x + k.n;
     assert.equal(tokenize(c1), tokenize(c1));
     assert.notEqual(tokenize(c1), tokenize(c2), "two closures may see different values");
+  });
+});
+
+describe("random keys", () => {
+  it("are the name and a 32-hex-digit token, all distinct, across the byte boundaries the maker caches", () => {
+    const next = randomKeys("inc");
+    const other = randomKeys("add");
+    const seen = new Set<string>();
+    for (let i = 0; i < 1000; i++) {
+      // Interleaved makers share the counter: the cached prefix must follow it.
+      for (const k of [next(), other(), randomToken()]) {
+        assert.match(k, /^(inc-|add-)?[0-9a-f]{32}$/);
+        const token = k.slice(-32);
+        assert.ok(!seen.has(token), `token ${token} repeats`);
+        seen.add(token);
+      }
+    }
   });
 });

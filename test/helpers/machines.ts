@@ -627,7 +627,8 @@ export function describeDelivery(d: Delivery): string {
     case "to-worker":
       return d.ev.type === "compute-task" ? `s->${d.worker} compute-task ${d.ev.msg.key}#${d.ev.msg.runId}` : `s->${d.worker} ${d.ev.type} ${d.ev.type === "free-keys" ? d.ev.keys.join(",") : ""}`;
     case "to-scheduler":
-      return d.ev.type === "worker-message" ? `${d.worker}->s ${d.ev.msg.op} ${d.ev.msg.key}` : `${d.worker}->s ${d.ev.type}`;
+      if (d.ev.type !== "worker-message") return `${d.worker}->s ${d.ev.type}`;
+      return `${d.worker}->s ${d.ev.msg.op} ${d.ev.msg.op === "tasks-finished" ? d.ev.msg.keys.join(",") : d.ev.msg.key}`;
     case "execute":
       return `exec ${d.worker} ${d.key}#${d.runId}`;
     case "gather":

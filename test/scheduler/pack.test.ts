@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { packBatch, unpackBatch } from "../../src/scheduler/pack.js";
-import type { ComputeTaskMsg, TaskFinishedMsg } from "../../src/scheduler/messages.js";
+import type { ComputeTaskMsg, TaskFinishedMsg, TasksFinishedMsg } from "../../src/scheduler/messages.js";
 
 const inc = { kind: "source", source: "(x) => x + 1", name: "inc" } as const;
 const dbl = { kind: "global", path: "Math.abs" } as const;
@@ -30,8 +30,18 @@ test("a mixed batch survives packing and structured clone unchanged", () => {
   assert.ok(packed.length < batch.length, "long runs were packed");
   assert.ok(packed.some((m) => (m as { op: string }).op.startsWith("packed:")));
   const wire = structuredClone(packed);
-  assert.deepEqual(unpackBatch(wire), batch);
+  // Compute-tasks come back as they were; the run of task-finished stays one tasks-finished message.
+  const got = unpackBatch<{ op: string }>(wire);
+  assert.equal(got.filter((m) => m.op === "tasks-finished").length, 1);
+  assert.deepEqual(got.flatMap(expandFinished), batch);
 });
+
+/** A tasks-finished message as the task-finished messages it stands for. */
+function expandFinished(m: { op: string }): unknown[] {
+  if (m.op !== "tasks-finished") return [m];
+  const p = m as TasksFinishedMsg;
+  return p.keys.map((key, i): TaskFinishedMsg => ({ op: "task-finished", key, runId: p.runIds[i]!, nbytes: p.nbytes[i]!, duration: p.durations[i]!, delivered: false, stimulusId: p.stimulusIds[i]! }));
+}
 
 test("short runs and batches with nothing to pack pass through as they are", () => {
   const batch = [compute(1), compute(2), finished(3)];
@@ -44,4 +54,36 @@ test("functions shared by many tasks are sent once", () => {
   const batch = Array.from({ length: 100 }, (_, i) => compute(i));
   const [p] = packBatch(batch) as [{ fns: unknown[] }];
   assert.equal(p.fns.length, 1);
+});
+
+test("a task with a long list of references sends them as indices into its inputs, and they come back the same", () => {
+  const keys = Array.from({ length: 40 }, (_, i) => `inc-${i}`);
+  const refs = keys.map((key) => ({ k: "r" as const, key }));
+  // Out of input order, a repeat, and a short list that stays as it is.
+  const items = [...refs.slice(20), ...refs.slice(0, 20), refs[3]!];
+  const wide: ComputeTaskMsg = {
+    ...compute(0),
+    key: "sum-0",
+    args: [{ k: "a", items }, { k: "a", items: refs.slice(0, 2) }, { k: "v", v: [1, 2] }],
+    inputs: { keys, workers: ["w1", "w2"], who: keys.map((_, i) => i % 2), nbytes: keys.map(() => 8) },
+  };
+  const packed = packBatch([wide, compute(1)]);
+  assert.equal((packed[0] as { op: string }).op, "packed:compute-wide");
+  assert.deepEqual(unpackBatch(structuredClone(packed)), [wide, compute(1)]);
+  // A reference that is not among the inputs leaves the list as it is.
+  const odd: ComputeTaskMsg = { ...wide, args: [{ k: "a", items: [...refs, { k: "r", key: "elsewhere" }] }] };
+  assert.deepEqual(packBatch([odd]), [odd]);
+});
+
+test("the receiver's own key strings replace a wide task's input keys, in its inputs and its references alike", () => {
+  const keys = Array.from({ length: 20 }, (_, i) => `inc-${i}`);
+  const wide: ComputeTaskMsg = {
+    ...compute(0),
+    key: "sum-0",
+    args: [{ k: "a", items: keys.map((key) => ({ k: "r" as const, key })) }],
+    inputs: { keys, workers: ["w1"], who: keys.map(() => 0), nbytes: keys.map(() => 8) },
+  };
+  const [got] = unpackBatch<ComputeTaskMsg>(structuredClone(packBatch([wide])), (k) => k.toUpperCase());
+  assert.deepEqual(got!.inputs!.keys, keys.map((k) => k.toUpperCase()));
+  assert.deepEqual(got!.args, [{ k: "a", items: keys.map((k) => ({ k: "r", key: k.toUpperCase() })) }]);
 });

@@ -101,10 +101,37 @@ describe("SchedulerState: dependencies", () => {
     d.s.validateState();
   });
 
-  it("an unknown dependency is refused", () => {
+  it("an unknown dependency is refused, and none of the graph is kept", () => {
     const d = new SchedulerDriver();
     d.addWorker("w1");
-    assert.throws(() => d.submit("c1", [["b", call(inc, "nope")]], ["b"], true), /nope/);
+    assert.throws(() => d.submit("c1", [["a", call(inc, 1)], ["b", call(add, "a", "nope")]], ["b"], true), /nope/);
+    assert.deepEqual([...d.s.tasks.keys()], []);
+    assert.equal(d.s.groups.size, 0);
+    d.s.validateState();
+  });
+
+  it("tasks the wanted keys do not need are dropped at intake, shared inputs kept", () => {
+    const d = new SchedulerDriver();
+    d.addWorker("w1");
+    const out = d.submit(
+      "c1",
+      [
+        ["a", call(inc, 1)],
+        ["u1", call(inc, 2)],
+        ["u2", call(add, "a", "u1")],
+        ["b", call(inc, "a")],
+        ["u3", call(inc, "u2")],
+      ],
+      ["b"],
+      true,
+    );
+    assert.deepEqual([...d.s.tasks.keys()].sort(), ["a", "b"]);
+    assert.deepEqual([...d.s.tasks.get("a")!.dependents].map((t) => t.key), ["b"]);
+    assert.deepEqual(computeTasks(out).map((m) => m.key), ["a"]);
+    d.finish("a");
+    d.finish("b", { value: 3 });
+    assert.equal(d.s.tasks.size, 0);
+    d.s.validateState();
   });
 
   it("keyGroup strips the index and the token", () => {
@@ -403,6 +430,42 @@ describe("SchedulerState: errors", () => {
       [["b", "a"]],
     );
     d.s.validateState();
+  });
+});
+
+describe("SchedulerState: packed results", () => {
+  it("a tasks-finished message does what its task-finished messages do one by one, stale entries included", () => {
+    const run = (packed: boolean) => {
+      const d = new SchedulerDriver();
+      d.addWorker("w1", 1);
+      d.submit("c1", [...leaves(30), ["total", call(sum, ...leaves(30).map(([k]) => k))]], ["total"], true);
+      const sent = [...d.sent.values()].filter((c) => c.worker === "w1");
+      // Every result, plus one stale (wrong run id) and one unknown key.
+      const results = [...sent.map((c) => ({ key: c.key, runId: c.runId })), { key: sent[0]!.key, runId: 999 }, { key: "ghost", runId: 1 }];
+      const msgs = results.map((r, i) => ({ op: "task-finished" as const, key: r.key, runId: r.runId, nbytes: 8 + i, duration: 1e-6, delivered: false, stimulusId: `exec-${i}` }));
+      const out = packed
+        ? d.s.handleWorkerMessages("w1", [
+            {
+              op: "tasks-finished",
+              keys: msgs.map((m) => m.key),
+              runIds: Float64Array.from(msgs, (m) => m.runId),
+              nbytes: Float64Array.from(msgs, (m) => m.nbytes),
+              durations: Float64Array.from(msgs, (m) => m.duration),
+              stimulusIds: msgs.map((m) => m.stimulusId),
+            },
+          ])
+        : d.s.handleWorkerMessages("w1", msgs);
+      d.s.validateState();
+      return { out, log: d.s.log.map((r) => `${r.key} ${r.start}->${r.finish} ${r.stimulusId}`), states: [...d.s.tasks.values()].map((t) => `${t.key}:${t.state}`) };
+    };
+    const one = run(false);
+    const packed = run(true);
+    assert.deepEqual(packed.out, one.out);
+    assert.deepEqual(packed.log, one.log, "the same transitions, each under its result's stimulus id");
+    assert.deepEqual(packed.states, one.states);
+    assert.ok(one.log.some((l) => l.endsWith(" exec-1")), "the second result made transitions of its own");
+    assert.ok(freedKeys(one.out).get("w1")?.includes("ghost"), "the unknown key is freed");
+    assert.ok(computeTasks(one.out).length > 0, "freed slots were refilled");
   });
 });
 
