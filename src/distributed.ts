@@ -19,3 +19,4 @@ export { NetworkWorker, type NetworkWorkerOptions } from "./worker/process.js";
 export { Client, type ClientOptions, type SubmitOptions, type FutureArgs } from "./client/client.js";
 export type { LocalNetworkOptions } from "./client/local-network.js";
 export { Future, type FutureStatus } from "./client/future.js";
+export { Queue, Variable, Lock, Event, Semaphore, type PrimitiveOptions, type WaitOptions, type SemaphoreOptions } from "./client/primitives.js";
