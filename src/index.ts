@@ -62,6 +62,11 @@ export {
   CommClosedError,
   MessageTooLargeError,
   SerializeError,
+  TimeoutError,
+  NoClientError,
+  UnknownNameError,
+  DatasetExistsError,
+  NotHeldError,
   type DaskErrorCode,
   type DaskErrorCodes,
 } from "./core/errors.js";

@@ -32,6 +32,8 @@ import { Future, type FutureOwner, type FutureStatus } from "./future.js";
 import { taskError } from "./task-error.js";
 import { LocalNetworkCluster, type LocalNetworkOptions } from "./local-network.js";
 import { graphToTasks } from "../scheduler/intake.js";
+import type { SharedValue } from "../scheduler/coordination.js";
+import { packShared, unpackShared } from "./shared-value.js";
 import "../ops/index.js";
 
 /**
@@ -577,6 +579,92 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
     });
   }
 
+  /** @internal A value with this client's futures replaced by their keys, for the scheduler's stores. */
+  share(value: unknown): SharedValue {
+    return packShared(value, (f) => {
+      if ((f as unknown as { owner: unknown }).owner !== this) throw new InvalidArgumentError("value", `Future ${f.key} belongs to another client.`);
+      if (this.statusOf(f.key) === "cancelled" || this.statusOf(f.key) === "lost") throw new InvalidArgumentError("value", `Future ${f.key} is ${this.statusOf(f.key)} and cannot be shared.`);
+    });
+  }
+
+  /**
+   * @internal A value from the scheduler's stores, with futures of this
+   * client in place of the keys. The scheduler already counts this client
+   * among those wanting the keys; asking again brings their status.
+   */
+  adopt(sv: SharedValue): unknown {
+    const keys = new Set<Key>();
+    const value = unpackShared(sv, (key) => {
+      this.record(key);
+      keys.add(key);
+      return new Future(key, this);
+    });
+    if (keys.size > 0) this.post({ op: "update-graph", tasks: [], keys: [...keys], deliver: false });
+    return value;
+  }
+
+  /**
+   * Publish `value` under `name` for every client of the cluster (see
+   * {@link Client.getDataset}). Futures inside it stay on the cluster while
+   * it is published, even after this client releases them or disconnects.
+   * A name in use is a `DatasetExistsError` unless `override` is true.
+   *
+   * @example
+   * ```ts
+   * const model = client.submit(train, data);
+   * await client.publishDataset("model", model);
+   * // elsewhere: const m = await other.getDataset<Future<Model>>("model");
+   * ```
+   */
+  async publishDataset(name: string, value: unknown, options: { readonly override?: boolean } = {}): Promise<void> {
+    checkDatasetName(name);
+    await this.request("dataset", { op: "publish", name, value: this.share(value), ...(options.override === undefined ? {} : { override: options.override }) });
+  }
+
+  /**
+   * The value published under `name`, with futures in it as futures of
+   * this client. A name not published is an `UnknownNameError`; with a
+   * `timeoutMs` it is waited for that long instead (then `TimeoutError`).
+   *
+   * @example
+   * ```ts
+   * const model = await client.getDataset<Future<Model>>("model", { timeoutMs: 10_000 });
+   * await model.result();
+   * ```
+   */
+  async getDataset<T = unknown>(name: string, options: { readonly timeoutMs?: number } = {}): Promise<T> {
+    checkDatasetName(name);
+    checkTimeoutOption(options.timeoutMs);
+    const sv = await this.request<SharedValue>("dataset", { op: "get", name, ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) });
+    return this.adopt(sv) as T;
+  }
+
+  /**
+   * The names of the published datasets, in publishing order.
+   *
+   * @example
+   * ```ts
+   * await client.listDatasets(); // ["model", "lookup"]
+   * ```
+   */
+  async listDatasets(): Promise<string[]> {
+    return this.request<string[]>("dataset", { op: "list" });
+  }
+
+  /**
+   * Unpublish `name`; its futures are released unless something else holds
+   * them. A name not published is an `UnknownNameError`.
+   *
+   * @example
+   * ```ts
+   * await client.unpublishDataset("model");
+   * ```
+   */
+  async unpublishDataset(name: string): Promise<void> {
+    checkDatasetName(name);
+    await this.request("dataset", { op: "unpublish", name });
+  }
+
   // ---------------------------------------------------------------- Scheduler
 
   private runSession(graph: Graph, keys: readonly Key[], deliver: boolean, options: RunOptions): Promise<{ session: string; values: Map<Key, unknown> }> {
@@ -694,6 +782,18 @@ function containsFuture(v: unknown, depth: number): boolean {
   if (Array.isArray(v)) return v.some((x) => containsFuture(x, depth + 1));
   if (isPlainObject(v)) return Object.values(v).some((x) => containsFuture(x, depth + 1));
   return false;
+}
+
+function checkDatasetName(name: unknown): void {
+  if (typeof name !== "string" || name === "") throw new InvalidArgumentError("name", "A dataset's name must be a non-empty string.");
+}
+
+/** @internal `undefined`, or milliseconds ≥ 0 (`Infinity` allowed). */
+export function checkTimeoutOption(timeoutMs: unknown): void {
+  if (timeoutMs === undefined) return;
+  if (typeof timeoutMs !== "number" || Number.isNaN(timeoutMs) || timeoutMs < 0) {
+    throw new InvalidArgumentError("timeoutMs", `timeoutMs must be a number of milliseconds ≥ 0 (or Infinity), got ${typeof timeoutMs === "number" ? timeoutMs : typeof timeoutMs}.`);
+  }
 }
 
 function checkSubmitOptions(options: object): void {

@@ -44,7 +44,7 @@ export async function* asCompleted<T>(futures: Iterable<Future<T>>): AsyncGenera
  * await wait(futures, { returnWhen: "FIRST_COMPLETED", timeoutMs: 5_000 });
  * ```
  */
-export interface WaitOptions {
+export interface WaitForOptions {
   /** Resolve when all are done (default) or when the first is. */
   readonly returnWhen?: "ALL_COMPLETED" | "FIRST_COMPLETED";
   /** Resolve after this long even if not done: the rest are in `notDone`. */
@@ -52,7 +52,7 @@ export interface WaitOptions {
 }
 
 /**
- * Wait until the futures are done (see {@link WaitOptions}); resolves with
+ * Wait until the futures are done (see {@link WaitForOptions}); resolves with
  * which are done and which are not. Failed futures count as done: check
  * their `status`.
  *
@@ -61,7 +61,7 @@ export interface WaitOptions {
  * const { done, notDone } = await wait(futures, { timeoutMs: 10_000 });
  * ```
  */
-export async function wait<T>(futures: Iterable<Future<T>>, options: WaitOptions = {}): Promise<{ done: Future<T>[]; notDone: Future<T>[] }> {
+export async function wait<T>(futures: Iterable<Future<T>>, options: WaitForOptions = {}): Promise<{ done: Future<T>[]; notDone: Future<T>[] }> {
   const list = [...futures];
   const { returnWhen = "ALL_COMPLETED", timeoutMs } = options;
   if (returnWhen !== "ALL_COMPLETED" && returnWhen !== "FIRST_COMPLETED") {

@@ -58,6 +58,11 @@ export interface DaskErrorCodes {
   DASK_ERR_INVALID_ELEMENT: InvalidElementError;
   DASK_ERR_ELEMENT: ElementError;
   DASK_ERR_CANCELLED: CancelledError;
+  DASK_ERR_TIMEOUT: TimeoutError;
+  DASK_ERR_NO_CLIENT: NoClientError;
+  DASK_ERR_UNKNOWN_NAME: UnknownNameError;
+  DASK_ERR_DATASET_EXISTS: DatasetExistsError;
+  DASK_ERR_NOT_HELD: NotHeldError;
 }
 
 /**
@@ -812,6 +817,122 @@ export class CancelledError extends DaskError {
   }
 }
 
+/**
+ * Waiting on the cluster took longer than the timeout that was given: a
+ * queue stayed empty (or full), a variable or dataset was never set, a
+ * lock was not released in time.
+ *
+ * @example
+ * ```ts
+ * await new Queue("jobs").get({ timeoutMs: 100 }); // TimeoutError when nothing arrives within 100 ms
+ * ```
+ */
+export class TimeoutError extends DaskError {
+  override readonly name = "TimeoutError";
+  /** What was waited for, such as `get from Queue "jobs"`. */
+  readonly operation: string;
+  /** The timeout that ran out, in milliseconds. */
+  readonly timeoutMs: number;
+  constructor(operation: string, timeoutMs: number) {
+    super("DASK_ERR_TIMEOUT", `Timed out after ${timeoutMs} ms waiting to ${operation}. Allow more time with timeoutMs, or check that another client does its part.`);
+    this.operation = operation;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * A coordination primitive (queue, variable, lock, event, semaphore) was
+ * created with no client given and no `Client` open to default to.
+ *
+ * @example
+ * ```ts
+ * new Queue("jobs"); // NoClientError unless a Client is connected
+ * ```
+ */
+export class NoClientError extends DaskError {
+  override readonly name = "NoClientError";
+  /** What needed the client, such as `Queue`. */
+  readonly what: string;
+  constructor(what: string) {
+    super(
+      "DASK_ERR_NO_CLIENT",
+      `${what === "" ? "This" : `A ${what}`} needs a network cluster's Client, and none is open. ` +
+        `Connect one first (await Client.connect(...) makes it the default while it is open) or pass { client }.`,
+    );
+    this.what = what;
+  }
+}
+
+/**
+ * A name the scheduler does not know: a dataset that was never published (or
+ * was unpublished), a variable that was never set (or was deleted).
+ *
+ * @example
+ * ```ts
+ * await client.unpublishDataset("nope"); // UnknownNameError: no dataset named "nope"
+ * ```
+ */
+export class UnknownNameError extends DaskError {
+  override readonly name = "UnknownNameError";
+  /** The kind of thing looked up: `dataset`, `variable`, ... */
+  readonly kind: string;
+  /** The name that was not found. */
+  readonly unknownName: string;
+  constructor(kind: string, unknownName: string) {
+    super("DASK_ERR_UNKNOWN_NAME", `There is no ${kind} named ${JSON.stringify(unknownName)} on the scheduler. Check the name, or create it first.`);
+    this.kind = kind;
+    this.unknownName = unknownName;
+  }
+}
+
+/**
+ * A dataset was published under a name that is already taken.
+ *
+ * @example
+ * ```ts
+ * await client.publishDataset("x", 1);
+ * await client.publishDataset("x", 2); // DatasetExistsError; pass { override: true } to replace it
+ * ```
+ */
+export class DatasetExistsError extends DaskError {
+  override readonly name = "DatasetExistsError";
+  /** The dataset's name. */
+  readonly dataset: string;
+  constructor(dataset: string) {
+    super(
+      "DASK_ERR_DATASET_EXISTS",
+      `A dataset named ${JSON.stringify(dataset)} is already published. Pass { override: true } to replace it, or unpublish it first.`,
+    );
+    this.dataset = dataset;
+  }
+}
+
+/**
+ * A lock or semaphore was released by a holder that does not hold it: it was
+ * never acquired through this instance, was released already, or was taken
+ * back because its client disconnected.
+ *
+ * @example
+ * ```ts
+ * await new Lock("db").release(); // NotHeldError: this instance does not hold it
+ * ```
+ */
+export class NotHeldError extends DaskError {
+  override readonly name = "NotHeldError";
+  /** `lock` or `semaphore`. */
+  readonly kind: string;
+  /** The lock's or semaphore's name. */
+  readonly heldName: string;
+  constructor(kind: string, heldName: string) {
+    super(
+      "DASK_ERR_NOT_HELD",
+      `Cannot release ${kind} ${JSON.stringify(heldName)}: this instance does not hold it. Release only what the same instance acquired, once per acquire.`,
+    );
+    this.kind = kind;
+    this.heldName = heldName;
+  }
+}
+
 /** An error as a plain record that survives structured clone and msgpack. */
 export interface SerializedError {
   readonly name: string;
@@ -923,6 +1044,21 @@ export function deserializeError(rec: SerializedError): Error {
       break;
     case "DASK_ERR_CANCELLED":
       err = new CancelledError(s("key"));
+      break;
+    case "DASK_ERR_TIMEOUT":
+      err = new TimeoutError(s("operation"), Number(f["timeoutMs"] ?? 0));
+      break;
+    case "DASK_ERR_NO_CLIENT":
+      err = new NoClientError(s("what"));
+      break;
+    case "DASK_ERR_UNKNOWN_NAME":
+      err = new UnknownNameError(s("kind"), s("unknownName"));
+      break;
+    case "DASK_ERR_DATASET_EXISTS":
+      err = new DatasetExistsError(s("dataset"));
+      break;
+    case "DASK_ERR_NOT_HELD":
+      err = new NotHeldError(s("kind"), s("heldName"));
       break;
     case "DASK_ERR_ELEMENT":
       err = new ElementError(s("path"), Number(f["line"] ?? 0), "");

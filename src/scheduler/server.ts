@@ -22,6 +22,7 @@ import type { FnRef, Key } from "../core/graph.js";
 import { listen, type TcpComm, type TcpListener } from "../comm/tcp.js";
 import type { ToClientMsg } from "./messages.js";
 import type { ClientToScheduler, DataReply, RunReply, SchedulerToClient, SchedulerToWorker, WorkerToScheduler } from "./protocol.js";
+import { CoordinationServices } from "./coordination.js";
 import { SchedulerShell } from "./shell.js";
 import type { SchedulerConfig } from "./state.js";
 
@@ -108,6 +109,7 @@ export class SchedulerServer implements AsyncDisposable {
     private readonly options: SchedulerServerOptions,
   ) {
     this.shell = new SchedulerShell({ allowedFailures: 3, ...options.scheduler });
+    new CoordinationServices(this.shell).register(this);
     listener.onConnection((comm) => this.accept(comm));
     this.addService("run", { handle: (args) => this.runOnWorkers(args as { fn: FnRef; args: readonly unknown[] }) });
     this.fireAndForget = this.shell.stimulusId("fire-and-forget-client");
@@ -345,9 +347,16 @@ export class SchedulerServer implements AsyncDisposable {
       post(comm, { op: "reply", id, error: serializeError(new InvalidArgumentError("service", `The scheduler has no service "${service}".`)) });
       return;
     }
-    Promise.resolve()
-      .then(() => handler.handle(args, client))
-      .then(
+    // Handled at once, in message order: a request that stores a future's key must see it
+    // before a release-keys that follows it in the same batch lets it go.
+    let answer: unknown;
+    try {
+      answer = handler.handle(args, client);
+    } catch (err) {
+      post(comm, { op: "reply", id, error: serializeError(err) });
+      return;
+    }
+    Promise.resolve(answer).then(
         (value) => post(comm, { op: "reply", id, value }),
         (err: unknown) => post(comm, { op: "reply", id, error: serializeError(err) }),
       );
