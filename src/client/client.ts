@@ -58,7 +58,7 @@ export interface ClientOptions {
  *
  * @example
  * ```ts
- * client.submit(fetchPage, url, { key: `page-${url}`, priority: 10, pure: false });
+ * client.submitWith({ key: `page-${url}`, priority: 10, retries: 2, resources: { NET: 1 } }, fetchPage, url);
  * ```
  */
 export interface SubmitOptions {
@@ -68,9 +68,15 @@ export interface SubmitOptions {
   readonly pure?: boolean;
   /** Runs before lower priorities. Default 0. */
   readonly priority?: number;
+  /** Run again this many times if it throws, before failing. Default 0. */
+  readonly retries?: number;
+  /** Run only on these workers (addresses, as `client.run` reports them). */
+  readonly workers?: readonly string[];
+  /** Run only where these resources are free (`{ GPU: 1 }`), holding them while it runs. */
+  readonly resources?: Readonly<Record<string, number>>;
 }
 
-const SUBMIT_OPTIONS = new Set(["key", "pure", "priority"]);
+const SUBMIT_OPTIONS = new Set(["key", "pure", "priority", "retries", "workers", "resources"]);
 
 interface KeyRecord {
   status: FutureStatus;
@@ -405,13 +411,23 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
     return lit(value);
   }
 
-  private submitTasks(calls: readonly { key: Key; node: TaskNode }[], priority: number | undefined): void {
+  private submitTasks(calls: readonly { key: Key; node: TaskNode }[], options: SubmitOptions): void {
     const graph: Graph = new Map(calls.map((c) => [c.key, c.node]));
     assertShippable(graph);
     const tasks = calls.map((c) => [c.key, c.node] as const);
     const keys = calls.map((c) => c.key);
     for (const k of keys) this.record(k);
-    this.send({ op: "update-graph", tasks, keys, deliver: false, ...(priority === undefined ? {} : { userPriority: priority }) });
+    const { priority, retries, workers, resources } = options;
+    this.send({
+      op: "update-graph",
+      tasks,
+      keys,
+      deliver: false,
+      ...(priority === undefined ? {} : { userPriority: priority }),
+      ...(retries === undefined ? {} : { retries }),
+      ...(workers === undefined ? {} : { workers: [...workers] }),
+      ...(resources === undefined ? {} : { resources }),
+    });
   }
 
   private buildCall(fn: (...args: never[]) => unknown, args: readonly unknown[], options: SubmitOptions): { key: Key; node: TaskNode } {
@@ -450,7 +466,7 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
     checkSubmitOptions(options);
     if (typeof fn !== "function") throw new InvalidArgumentError("fn", "submit needs a function first.");
     const call = this.buildCall(fn as (...a: never[]) => unknown, args, options);
-    this.submitTasks([call], options.priority);
+    this.submitTasks([call], options);
     return new Future<Awaited<R>>(call.key, this);
   }
 
@@ -470,7 +486,7 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
     const list = [...items];
     if (keys !== undefined && keys.length !== list.length) throw new InvalidArgumentError("keys", `map got ${keys.length} keys for ${list.length} items.`);
     const calls = list.map((x, i) => this.buildCall(fn as (...a: never[]) => unknown, [x], { ...rest, ...(keys === undefined ? {} : { key: keys[i]! }) }));
-    if (calls.length > 0) this.submitTasks(calls, rest.priority);
+    if (calls.length > 0) this.submitTasks(calls, rest);
     return calls.map((c) => new Future<Awaited<R>>(c.key, this));
   }
 
@@ -487,7 +503,7 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
    */
   scatter<T>(values: readonly T[]): Future<T>[] {
     const calls = values.map((v) => ({ key: `scatter-${tokenize(v)}`, node: task(opRef("dask.identity"), [lit(v)]) }));
-    if (calls.length > 0) this.submitTasks(calls, undefined);
+    if (calls.length > 0) this.submitTasks(calls, {});
     return calls.map((c) => new Future<T>(c.key, this));
   }
 
@@ -796,8 +812,19 @@ export function checkTimeoutOption(timeoutMs: unknown): void {
   }
 }
 
-function checkSubmitOptions(options: object): void {
+function checkSubmitOptions(options: SubmitOptions): void {
   for (const k of Object.keys(options)) {
-    if (!SUBMIT_OPTIONS.has(k)) throw new InvalidArgumentError("options", `Unknown submit option "${k}". The options are: key, pure, priority.`);
+    if (!SUBMIT_OPTIONS.has(k)) throw new InvalidArgumentError("options", `Unknown submit option "${k}". The options are: ${[...SUBMIT_OPTIONS].join(", ")}.`);
+  }
+  const { retries, workers, resources } = options;
+  if (retries !== undefined && !(Number.isInteger(retries) && retries >= 0)) throw new InvalidArgumentError("retries", `retries must be a non-negative integer, got ${String(retries)}.`);
+  if (workers !== undefined && (!Array.isArray(workers) || workers.length === 0 || !workers.every((w) => typeof w === "string"))) {
+    throw new InvalidArgumentError("workers", "workers must be a non-empty array of worker addresses, such as tcp://10.0.0.7:40123.");
+  }
+  if (resources !== undefined) {
+    if (typeof resources !== "object" || resources === null) throw new InvalidArgumentError("resources", "resources must be an object such as { GPU: 1 }.");
+    for (const [name, n] of Object.entries(resources)) {
+      if (!(typeof n === "number" && Number.isFinite(n) && n > 0)) throw new InvalidArgumentError("resources", `resource ${name} must be a positive number, got ${String(n)}.`);
+    }
   }
 }

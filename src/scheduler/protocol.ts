@@ -20,7 +20,7 @@ export type WorkerToScheduler =
       readonly name: string;
       readonly nthreads: number;
       readonly memoryLimitMb?: number;
-      /** Abstract resources the worker offers, such as `{ GPU: 1 }` (not used for placement yet). */
+      /** Abstract resources the worker offers, such as `{ GPU: 1 }`: tasks that need them run only where they are free. */
       readonly resources?: Readonly<Record<string, number>>;
     }
   | WorkerReportMsg
@@ -87,6 +87,12 @@ export type ClientToScheduler =
       /** Deliver results with their completion and forget them (compute), or hold them (futures, persist). */
       readonly deliver: boolean;
       readonly userPriority?: number;
+      /** Runs each new task may get again after it throws. */
+      readonly retries?: number;
+      /** Workers (addresses) the new tasks may run on. */
+      readonly workers?: readonly string[];
+      /** Resources each new task needs on its worker while it runs. */
+      readonly resources?: Readonly<Record<string, number>>;
     }
   | { readonly op: "release-keys"; readonly keys: readonly Key[]; readonly session?: string }
   /** Keep computing these keys of the client's own session even after the client lets go of them. */

@@ -207,7 +207,7 @@ export class SchedulerServer implements AsyncDisposable {
           if (comm.isClosed) resolve(new Map());
           else comm.send({ op: "get-data", id, keys });
         }),
-    });
+    }, reg.resources);
     this.log(`worker ${w.name} registered at ${w.address} (${reg.nthreads} thread${reg.nthreads === 1 ? "" : "s"})`);
     this.broadcastWorkerCount();
     return w;
@@ -288,6 +288,9 @@ export class SchedulerServer implements AsyncDisposable {
               keys: m.keys,
               deliver: m.deliver,
               ...(m.userPriority === undefined ? {} : { userPriority: m.userPriority }),
+              ...(m.retries === undefined ? {} : { retries: m.retries }),
+              ...(m.workers === undefined ? {} : { workers: m.workers }),
+              ...(m.resources === undefined ? {} : { resources: m.resources }),
               stimulusId: this.shell.stimulusId("update-graph"),
             });
           } catch (err) {

@@ -71,9 +71,9 @@ export class SchedulerShell {
   }
 
   /** A worker joined. */
-  addWorker(address: string, nthreads: number, link: WorkerLink): void {
+  addWorker(address: string, nthreads: number, link: WorkerLink, resources?: Readonly<Record<string, number>>): void {
     this.links.set(address, link);
-    this.stimulus({ type: "add-worker", address, nthreads, stimulusId: this.stimulusId("add-worker") });
+    this.stimulus({ type: "add-worker", address, nthreads, ...(resources === undefined ? {} : { resources }), stimulusId: this.stimulusId("add-worker") });
   }
 
   /** A worker left (`expected`: retired on purpose) or died. */

@@ -78,6 +78,12 @@ export interface SchedulerTask {
   rootSlot: boolean;
   /** @internal A recommended next state, pending in the current stimulus. */
   rec: TaskStateName | undefined;
+  /** Runs left after an error before it errs for good. */
+  retries: number;
+  /** Workers it may run on (addresses); undefined: any. */
+  restrictions: ReadonlySet<string> | undefined;
+  /** Resources it holds on its worker while it runs. */
+  resources: Readonly<Record<string, number>> | undefined;
 }
 
 /** Tasks sharing a name prefix and a function: duration statistics and group size. */
@@ -101,6 +107,9 @@ export interface SchedulerWorker {
   /** Expected seconds of work assigned. */
   occupancy: number;
   nbytes: number;
+  /** Resources offered, and how much of each the tasks processing here hold. */
+  readonly resources: Readonly<Record<string, number>>;
+  readonly usedResources: Record<string, number>;
 }
 
 /** The scheduler's record of one client. */
@@ -118,7 +127,14 @@ export interface SchedulerClient {
  * ```
  */
 export type SchedulerEvent =
-  | { readonly type: "add-worker"; readonly address: string; readonly nthreads: number; readonly stimulusId: string }
+  | {
+      readonly type: "add-worker";
+      readonly address: string;
+      readonly nthreads: number;
+      /** Abstract resources the worker offers (`{ GPU: 1 }`); tasks that need them run only where they are free. */
+      readonly resources?: Readonly<Record<string, number>>;
+      readonly stimulusId: string;
+    }
   | { readonly type: "remove-worker"; readonly address: string; readonly expected: boolean; readonly stimulusId: string }
   | { readonly type: "add-client"; readonly client: string; readonly stimulusId: string }
   | { readonly type: "remove-client"; readonly client: string; readonly stimulusId: string }
@@ -132,6 +148,12 @@ export type SchedulerEvent =
       readonly userPriority?: number;
       /** Deliver wanted results with their completion and forget them (compute), instead of holding them (persist). */
       readonly deliver: boolean;
+      /** How many times each new task may be run again after it throws. Default 0. */
+      readonly retries?: number;
+      /** The new tasks may run only on these workers (addresses). */
+      readonly workers?: readonly string[];
+      /** The new tasks each need these resources of their worker while they run. */
+      readonly resources?: Readonly<Record<string, number>>;
       readonly stimulusId: string;
     }
   | { readonly type: "client-releases-keys"; readonly client: string; readonly keys: readonly Key[]; readonly stimulusId: string }
@@ -277,6 +299,8 @@ export class SchedulerState {
   private readonly groupIds = new WeakMap<object, { name: string; id: string }>();
   private readonly sourceIds = new Map<string, number>();
   readonly unrunnable = new Set<SchedulerTask>();
+  /** A task holding resources left its worker during this stimulus: tasks waiting for resources may fit now. */
+  private resourcesFreed = false;
   /**
    * Processing tasks by run id. A result names its task by key and run id; run ids are unique
    * per assignment, and a number hashes and compares in a fraction of the time a key copied
@@ -353,7 +377,7 @@ export class SchedulerState {
     recs.reset();
     switch (event.type) {
       case "add-worker":
-        this.addWorker(event.address, event.nthreads, recs);
+        this.addWorker(event.address, event.nthreads, event.resources ?? {}, recs);
         break;
       case "remove-worker":
         this.removeWorker(event.address, event.expected, recs);
@@ -384,9 +408,19 @@ export class SchedulerState {
 
   // ---- stimuli -----------------------------------------------------------
 
-  private addWorker(address: string, nthreads: number, recs: Recs): void {
+  private addWorker(address: string, nthreads: number, resources: Readonly<Record<string, number>>, recs: Recs): void {
     if (this.workers.has(address)) return;
-    const ws: SchedulerWorker = { address, nthreads, processing: new Set(), hasWhat: new Set(), rootProcessing: 0, occupancy: 0, nbytes: 0 };
+    const ws: SchedulerWorker = {
+      address,
+      nthreads,
+      processing: new Set(),
+      hasWhat: new Set(),
+      rootProcessing: 0,
+      occupancy: 0,
+      nbytes: 0,
+      resources,
+      usedResources: {},
+    };
     this.workers.set(address, ws);
     this.workerList.push(ws);
     this.totalThreads += nthreads;
@@ -439,6 +473,9 @@ export class SchedulerState {
     }
     const generation = this.generation++;
     const user = -(ev.userPriority ?? 0);
+    const retries = ev.retries ?? 0;
+    const restrictions = ev.workers === undefined ? undefined : new Set(ev.workers);
+    const resources = ev.resources === undefined || Object.keys(ev.resources).length === 0 ? undefined : ev.resources;
     const fresh: SchedulerTask[] = [];
     // Consecutive tasks mostly share a group: reuse the last one's without hashing a name.
     let lastGroup: TaskGroup | undefined;
@@ -486,6 +523,9 @@ export class SchedulerState {
         deliver: false,
         rootSlot: false,
         rec: undefined,
+        retries,
+        restrictions,
+        resources,
       };
       this.tasks.set(key, ts);
       fresh.push(ts);
@@ -591,6 +631,13 @@ export class SchedulerState {
         const ts = this.tasks.get(msg.key);
         if (ts === undefined || ws === undefined || ts.state !== "processing" || ts.processingOn !== ws || ts.runId !== msg.runId) return;
         this.finishProcessing(ts);
+        if (ts.retries > 0) {
+          // Run it again, from scratch: back through released, so it is placed anew.
+          ts.retries--;
+          this.setState(ts, "released");
+          recs.set(ts, "waiting");
+          return;
+        }
         ts.exception = msg.error;
         ts.exceptionBlame = ts;
         recs.set(ts, "erred");
@@ -657,9 +704,21 @@ export class SchedulerState {
 
   private transitions(recs: Recs): void {
     let guard = 0;
-    for (let ts = recs.next(); ts !== undefined; ts = recs.next()) {
-      this.transition(ts, recs.finish, recs);
-      if (++guard > 50_000_000) throw new InvalidTransitionError(ts.key, "transition loop did not settle");
+    for (;;) {
+      for (let ts = recs.next(); ts !== undefined; ts = recs.next()) {
+        this.transition(ts, recs.finish, recs);
+        if (++guard > 50_000_000) throw new InvalidTransitionError(ts.key, "transition loop did not settle");
+      }
+      if (!this.resourcesFreed) return;
+      // Resources came free: tasks waiting for them may now find a worker.
+      this.resourcesFreed = false;
+      let woke = false;
+      for (const ts of this.unrunnable) {
+        if (ts.resources === undefined || !this.workerList.some((w) => this.fits(ts, w))) continue;
+        recs.set(ts, "processing");
+        woke = true;
+      }
+      if (!woke) return;
     }
   }
 
@@ -748,6 +807,18 @@ export class SchedulerState {
       return;
     }
     let ws: SchedulerWorker | undefined;
+    if (ts.restrictions !== undefined || ts.resources !== undefined) {
+      // Restricted tasks go where they may, when resources are free there; otherwise they wait.
+      const allowed = this.workerList.filter((w) => this.fits(ts, w));
+      if (allowed.length === 0) {
+        this.setState(ts, "no-worker");
+        this.unrunnable.add(ts);
+        return;
+      }
+      this.unrunnable.delete(ts);
+      this.assign(ts, this.decideWorker(ts, allowed), false);
+      return;
+    }
     const rootish = this.isRootish(ts);
     if (rootish) {
       let best: SchedulerWorker | undefined;
@@ -789,6 +860,7 @@ export class SchedulerState {
       ts.rootSlot = true;
     }
     ws.occupancy += ts.group.duration ?? UNKNOWN_DURATION;
+    if (ts.resources !== undefined) for (const [name, need] of Object.entries(ts.resources)) ws.usedResources[name] = (ws.usedResources[name] ?? 0) + need;
     // One literal, every field present (undefined when absent): a field added afterwards gives the
     // message a map of its own, which dies with the messages at the next full GC, and the code
     // optimized for it deoptimizes — once per computation, for the one task with inputs.
@@ -844,9 +916,23 @@ export class SchedulerState {
   }
 
 
-  private decideWorker(ts: SchedulerTask): SchedulerWorker {
+  /** May `ts` run on `w` now: an allowed worker, with its resources free? */
+  private fits(ts: SchedulerTask, w: SchedulerWorker): boolean {
+    if (ts.restrictions !== undefined && !ts.restrictions.has(w.address)) return false;
+    if (ts.resources !== undefined) {
+      for (const [name, need] of Object.entries(ts.resources)) {
+        if ((w.resources[name] ?? 0) - (w.usedResources[name] ?? 0) < need) return false;
+      }
+    }
+    return true;
+  }
+
+  private decideWorker(ts: SchedulerTask, allowed?: readonly SchedulerWorker[]): SchedulerWorker {
     let candidates: Iterable<SchedulerWorker>;
-    if (ts.dependencies.size > 0) {
+    if (allowed !== undefined) {
+      const holders = allowed.filter((w) => [...ts.dependencies].some((d) => d.whoHas.has(w)));
+      candidates = holders.length > 0 ? holders : allowed;
+    } else if (ts.dependencies.size > 0) {
       const holders = new Set<SchedulerWorker>();
       for (const d of ts.dependencies) for (const w of d.whoHas) holders.add(w);
       candidates = holders.size > 0 ? holders : this.workerList;
@@ -889,6 +975,10 @@ export class SchedulerState {
   /** Take a processing task off its worker's books. */
   private unassign(ts: SchedulerTask, ws: SchedulerWorker): void {
     ws.processing.delete(ts);
+    if (ts.resources !== undefined) {
+      for (const [name, need] of Object.entries(ts.resources)) ws.usedResources[name] = (ws.usedResources[name] ?? 0) - need;
+      this.resourcesFreed = true;
+    }
     if (ts.rootSlot) {
       ws.rootProcessing--;
       ts.rootSlot = false;
@@ -1101,7 +1191,16 @@ export class SchedulerState {
     }
     if (threads !== this.totalThreads) throw new InvalidTransitionError("-", "thread count out of sync");
     let processing = 0;
-    for (const ws of this.workers.values()) processing += ws.processing.size;
+    for (const ws of this.workers.values()) {
+      processing += ws.processing.size;
+      // Resources held here are exactly those of the tasks processing here, and never more than offered.
+      const held: Record<string, number> = {};
+      for (const ts of ws.processing) for (const [name, need] of Object.entries(ts.resources ?? {})) held[name] = (held[name] ?? 0) + need;
+      for (const name of new Set([...Object.keys(held), ...Object.keys(ws.usedResources)])) {
+        if ((held[name] ?? 0) !== (ws.usedResources[name] ?? 0)) throw new InvalidTransitionError("-", `worker ${ws.address} books ${ws.usedResources[name] ?? 0} of ${name}, its tasks hold ${held[name] ?? 0}`);
+        if ((held[name] ?? 0) > (ws.resources[name] ?? 0)) throw new InvalidTransitionError("-", `worker ${ws.address} runs tasks holding more ${name} than it has`);
+      }
+    }
     if (this.running.size !== processing) throw new InvalidTransitionError("-", `${this.running.size} runs listed, ${processing} tasks processing`);
     for (const ts of this.tasks.values()) {
       switch (ts.state) {
@@ -1114,6 +1213,7 @@ export class SchedulerState {
           if (this.running.get(ts.runId) !== ts) fail(ts, `run ${ts.runId} not listed as running`);
           if (!this.workers.has(ts.processingOn!.address)) fail(ts, "processing on a removed worker");
           for (const d of ts.dependencies) if (d.state !== "memory") fail(ts, `processing before dependency ${d.key} is in memory (${d.state})`);
+          if (ts.restrictions !== undefined && !ts.restrictions.has(ts.processingOn!.address)) fail(ts, `processing on ${ts.processingOn!.address}, outside its allowed workers`);
           break;
         case "waiting":
           if (ts.waitingOn.size === 0 && ts.processingOn === undefined) {
