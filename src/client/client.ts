@@ -51,6 +51,14 @@ export interface ClientOptions {
   readonly timeoutMs?: number;
   /** Become the default scheduler of `compute()` while open. Default true. */
   readonly setAsDefault?: boolean;
+  /**
+   * When the connection drops, connect again (as a new client: futures and
+   * computations pending at that moment fail with `ClosedError`). Default
+   * true; a client that started its own cluster never reconnects.
+   */
+  readonly reconnect?: boolean;
+  /** How long to keep trying to reconnect. Default 30 s. */
+  readonly reconnectTimeoutMs?: number;
 }
 
 /**
@@ -123,21 +131,74 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
   private previousDefault: Scheduler | undefined;
   private isDefault = false;
   private readonly heartbeat: NodeJS.Timeout;
+  /** Aborted by `close()`: stops a reconnection under way. */
+  private readonly closing = new AbortController();
   /** The local cluster this client started, closed with it. */
   private owned: LocalNetworkCluster | undefined;
 
   private constructor(
     address: string,
-    private readonly comm: TcpComm<ClientToScheduler, SchedulerToClient>,
-    readonly id: string,
+    private comm: TcpComm<ClientToScheduler, SchedulerToClient>,
+    private currentId: string,
     workers: number,
+    private readonly options: ClientOptions,
   ) {
     this.address = address;
     this.workerCount = workers;
-    comm.onMessages((msgs) => this.onMessages(msgs));
-    void comm.closed.then((info) => this.lost(new ClosedError(`The connection to the scheduler at ${address} (${info.reason})`)));
-    this.heartbeat = setInterval(() => !comm.isClosed && comm.send({ op: "heartbeat" }), 5_000);
+    this.attach(comm);
+    this.heartbeat = setInterval(() => !this.comm.isClosed && this.comm.send({ op: "heartbeat" }), 5_000);
     this.heartbeat.unref();
+  }
+
+  /** The scheduler's name for this client (a new one after a reconnection). */
+  get id(): string {
+    return this.currentId;
+  }
+
+  private attach(comm: TcpComm<ClientToScheduler, SchedulerToClient>): void {
+    this.comm = comm;
+    comm.onMessages((msgs) => this.onMessages(msgs));
+    void comm.closed.then((info) => {
+      if (this.comm !== comm) return;
+      const err = new ClosedError(`The connection to the scheduler at ${this.address} (${info.reason})`);
+      if (this.closedBy !== undefined || this.owned !== undefined || this.options.reconnect === false) this.lost(err);
+      else void this.reconnect(err);
+    });
+  }
+
+  /**
+   * The connection dropped: everything that was pending fails with `err`
+   * (the scheduler may have restarted and forgotten it all), then the client
+   * connects again, as a new client, until `reconnectTimeoutMs` runs out.
+   * `waitForWorkers` waits through it.
+   */
+  private async reconnect(err: Error): Promise<void> {
+    this.failPending(err);
+    this.claims.clear();
+    this.workerCount = 0;
+    const deadline = Date.now() + (this.options.reconnectTimeoutMs ?? 30_000);
+    try {
+      let attempt: Awaited<ReturnType<typeof Client.handshake>> | undefined;
+      // A scheduler on its way down may still accept a connection and then drop it: try until the deadline.
+      while (attempt === undefined) {
+        try {
+          attempt = await Client.handshake(this.address, this.options, Math.max(1, deadline - Date.now()), this.closing.signal);
+        } catch (e) {
+          if (Date.now() >= deadline || this.closedBy !== undefined) throw e;
+          if (!this.closing.signal.aborted) await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      const { comm, welcome } = attempt;
+      if (this.closedBy !== undefined) {
+        await comm.close("the client closed while reconnecting");
+        return;
+      }
+      this.currentId = welcome.id;
+      this.attach(comm);
+      this.onMessages([{ op: "workers", count: welcome.workers }]);
+    } catch (cause) {
+      this.lost(new ClosedError(`The connection to the scheduler at ${this.address} (lost, and reconnecting failed: ${(cause as Error).message})`, cause));
+    }
   }
 
   /**
@@ -182,21 +243,8 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
 
   private static async open(address: string, options: ClientOptions): Promise<Client> {
     if (address === "") throw new InvalidArgumentError("address", "Client.connect needs the scheduler's address, such as tcp://127.0.0.1:8786.");
-    const name = options.name ?? `client-${process.pid}-${nextClientNumber++}`;
-    const comm = await connect<ClientToScheduler, SchedulerToClient>(address, { role: "client", name, timeoutMs: options.timeoutMs ?? 30_000 });
-    // Messages that arrive before the client takes over (worker counts right after the welcome) are kept for it.
-    const early: SchedulerToClient[] = [];
-    const welcome = new Promise<Extract<SchedulerToClient, { op: "welcome" }>>((resolve, reject) => {
-      comm.onMessages((msgs) => {
-        early.push(...msgs);
-        const w = msgs.find((m) => m.op === "welcome");
-        if (w !== undefined) resolve(w as Extract<SchedulerToClient, { op: "welcome" }>);
-      });
-      void comm.closed.then((info) => reject(new ClosedError(`The connection to the scheduler at ${address} (${info.reason})`)));
-    });
-    comm.send({ op: "register-client", name });
-    const w = await welcome;
-    const client = new Client(address, comm, w.id, w.workers);
+    const { comm, welcome, early } = await Client.handshake(address, options, options.timeoutMs ?? 30_000);
+    const client = new Client(address, comm, welcome.id, welcome.workers, options);
     client.onMessages(early);
     if (options.setAsDefault !== false) {
       client.previousDefault = getDefaultScheduler();
@@ -204,6 +252,28 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
       setDefaultScheduler(client);
     }
     return client;
+  }
+
+  /** Connect and register; messages that arrive before the client takes over are returned with the welcome. */
+  private static async handshake(
+    address: string,
+    options: ClientOptions,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<{ comm: TcpComm<ClientToScheduler, SchedulerToClient>; welcome: Extract<SchedulerToClient, { op: "welcome" }>; early: SchedulerToClient[] }> {
+    const name = options.name ?? `client-${process.pid}-${nextClientNumber++}`;
+    const comm = await connect<ClientToScheduler, SchedulerToClient>(address, { role: "client", name, timeoutMs, ...(signal === undefined ? {} : { signal }) });
+    const early: SchedulerToClient[] = [];
+    const welcome = await new Promise<Extract<SchedulerToClient, { op: "welcome" }>>((resolve, reject) => {
+      comm.onMessages((msgs) => {
+        early.push(...msgs);
+        const w = msgs.find((m) => m.op === "welcome");
+        if (w !== undefined) resolve(w as Extract<SchedulerToClient, { op: "welcome" }>);
+      });
+      void comm.closed.then((info) => reject(new ClosedError(`The connection to the scheduler at ${address} (${info.reason})`)));
+      comm.send({ op: "register-client", name });
+    });
+    return { comm, welcome, early };
   }
 
   /** Workers connected to the scheduler, as last reported. */
@@ -300,6 +370,13 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
     this.closedBy = err;
     clearInterval(this.heartbeat);
     this.restoreDefault();
+    this.failPending(err);
+    for (const w of this.workerWaiters) w();
+    this.workerWaiters = [];
+  }
+
+  /** Fail every future, computation and request in flight with `err`. */
+  private failPending(err: Error): void {
     for (const rec of this.records.values()) {
       if (rec.status === "pending" || rec.status === "finished") {
         rec.status = "lost";
@@ -312,8 +389,6 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
     this.gathers.clear();
     for (const r of this.requests.values()) r.reject(err);
     this.requests.clear();
-    for (const w of this.workerWaiters) w();
-    this.workerWaiters = [];
   }
 
   private checkOpen(): void {
@@ -767,6 +842,7 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
   async close(): Promise<void> {
     if (this.closedBy !== undefined) return;
     this.lost(new ClosedError("The client"));
+    this.closing.abort(new ClosedError("The client"));
     await this.comm.close("the client closed");
     await this.owned?.close();
   }

@@ -597,6 +597,8 @@ export interface ConnectOptions extends CommOptions {
   readonly initialBackoffMs?: number;
   /** Longest delay between attempts. Default 1 s. */
   readonly maxBackoffMs?: number;
+  /** Stop retrying when this aborts (the promise rejects with the signal's reason). */
+  readonly signal?: AbortSignal;
 }
 
 function openSocket(host: string, port: number, timeoutMs: number): Promise<Socket> {
@@ -639,6 +641,19 @@ function fatal(e: unknown): boolean {
  * const comm = await connect("tcp://scheduler:8786", { role: "worker", timeoutMs: 10_000 });
  * ```
  */
+/** Wait `ms`, or less when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
 export async function connect<Out = unknown, In = unknown>(address: string, options: ConnectOptions = {}): Promise<TcpComm<Out, In>> {
   const { host, port } = parseAddress(address);
   if (port === 0) throw new InvalidAddressError(address, "port 0 can be listened on but not connected to");
@@ -649,6 +664,7 @@ export async function connect<Out = unknown, In = unknown>(address: string, opti
   const start = performance.now();
   let attempt = 0;
   for (;;) {
+    options.signal?.throwIfAborted();
     attempt++;
     let lastError: unknown;
     const remaining = timeoutMs - (performance.now() - start);
@@ -688,7 +704,7 @@ export async function connect<Out = unknown, In = unknown>(address: string, opti
     } catch {
       // a throwing logger does not stop the retries
     }
-    await new Promise((r) => setTimeout(r, delay));
+    await sleep(delay, options.signal);
     backoff = Math.min(2 * backoff, maxBackoff);
   }
 }

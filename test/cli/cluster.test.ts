@@ -79,6 +79,9 @@ test("SIGINT to a nanny stops its worker processes and exits 0; the scheduler se
   const nanny = new CliProcess(["worker", s.address, "--nworkers", "2", "--name", "i"]);
   await nanny.line(/^worker i-0 at/);
   await nanny.line(/^worker i-1 at/);
+  // The workers print their address as they send their registration: wait until the scheduler has it.
+  await s.proc.line(/worker i-0 registered/, { stream: "stderr" });
+  await s.proc.line(/worker i-1 registered/, { stream: "stderr" });
   const children = [await childPid(nanny, "i-0"), await childPid(nanny, "i-1")];
   nanny.kill("SIGINT");
   assert.deepEqual(await nanny.exit(10_000), { code: 0, signal: null }, nanny.output);

@@ -147,3 +147,37 @@ describe("network cluster failures", () => {
     await c.client.close();
   });
 });
+
+describe("a client whose scheduler restarts", () => {
+  it("fails its old futures clearly, reconnects, and works on the new scheduler", async () => {
+    const first = await SchedulerServer.start({ port: 0 });
+    const port = Number(first.address.split(":").pop());
+    const w1 = await startWorker(first.address, "w-old");
+    const client = await Client.connect(first.address, { setAsDefault: false, reconnectTimeoutMs: 20_000 });
+    try {
+      await client.waitForWorkers(1);
+      const done = client.submit((x: number) => x + 1, 1);
+      assert.equal(await done.result(), 2);
+      const pending = client.submit(slowInc, 1, 60_000);
+      const oldId = client.id;
+      await first.close();
+      const err = await pending.exception();
+      assert.ok(err instanceof ClosedError, String(err));
+      assert.equal(done.status, "lost", "results held by the old scheduler are gone too");
+      await exited(w1);
+      // A new scheduler on the same address, with a worker: the client finds it by itself.
+      const second = await SchedulerServer.start({ port });
+      const w2 = await startWorker(second.address, "w-new");
+      try {
+        await client.waitForWorkers(1);
+        assert.notEqual(client.id, oldId);
+        assert.equal(await client.submit((x: number) => x * 3, 14).result(), 42);
+      } finally {
+        await second.close();
+        await exited(w2);
+      }
+    } finally {
+      await client.close();
+    }
+  });
+});
