@@ -656,6 +656,21 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
     return this.request("run", { fn: fref, args });
   }
 
+  /**
+   * Retire workers gracefully: the scheduler copies the results only they
+   * hold to the other workers, moves their pending work elsewhere, and tells
+   * them to leave (a nanny then stops too). Resolves with the addresses retired.
+   *
+   * @example
+   * ```ts
+   * const [address] = Object.keys(await client.run(() => 0));
+   * await client.retireWorkers([address]);
+   * ```
+   */
+  retireWorkers(addresses: readonly string[]): Promise<string[]> {
+    return this.request("retire", addresses);
+  }
+
   /** @internal Ask one of the scheduler's services (coordination primitives, datasets). */
   request<T>(service: string, args: unknown): Promise<T> {
     return new Promise<T>((resolve, reject) => {

@@ -112,6 +112,7 @@ export class SchedulerServer implements AsyncDisposable {
     new CoordinationServices(this.shell).register(this);
     listener.onConnection((comm) => this.accept(comm));
     this.addService("run", { handle: (args) => this.runOnWorkers(args as { fn: FnRef; args: readonly unknown[] }) });
+    this.addService("retire", { handle: (args) => this.retire(args as readonly string[]) });
     this.fireAndForget = this.shell.stimulusId("fire-and-forget-client");
     // Keys given up for fire-and-forget are wanted by this client until they finish.
     this.shell.addClient(this.fireAndForget, (msg) => {
@@ -363,6 +364,44 @@ export class SchedulerServer implements AsyncDisposable {
         (value) => post(comm, { op: "reply", id, value }),
         (err: unknown) => post(comm, { op: "reply", id, error: serializeError(err) }),
       );
+  }
+
+  /**
+   * Retire workers gracefully: copy what only they hold to the others, then
+   * remove them (their running tasks go elsewhere, as expected removals, not
+   * deaths) and tell them to leave. Resolves with the addresses retired.
+   */
+  async retire(addresses: readonly string[]): Promise<string[]> {
+    if (!Array.isArray(addresses) || !addresses.every((a) => typeof a === "string")) {
+      throw new InvalidArgumentError("workers", "retireWorkers takes an array of worker addresses.");
+    }
+    const leaving = addresses.map((a) => this.workers.get(a)).filter((w): w is WorkerConn => w !== undefined);
+    const staying = [...this.workers.values()].filter((w) => !leaving.includes(w));
+    if (leaving.length > 0 && staying.length === 0) {
+      throw new InvalidArgumentError("workers", "Cannot retire every worker: their data would have nowhere to go. Keep at least one.");
+    }
+    for (const w of leaving) {
+      const keys = this.shell.state.uniqueKeysOf(w.address);
+      if (keys.length > 0) {
+        const got = await this.shell.gather(keys).catch(() => new Map<Key, unknown>());
+        let i = 0;
+        const moves = [];
+        for (const [key, value] of got) {
+          // Spread the copies over the staying workers, least loaded first.
+          const to = staying[i++ % staying.length]!;
+          const nbytes = this.shell.state.tasks.get(key)?.nbytes ?? 0;
+          moves.push({ type: "add-replica" as const, key, worker: to.address, value, nbytes, stimulusId: this.shell.stimulusId("retire-copy") });
+        }
+        this.shell.stimuli(moves);
+      }
+      this.workers.delete(w.address);
+      for (const other of this.workers.values()) post(other.comm, { op: "peers", add: [], remove: [w.address] });
+      this.shell.removeWorker(w.address, true);
+      post(w.comm, { op: "terminate", reason: "retired" });
+      this.log(`worker ${w.name} at ${w.address} retired`);
+    }
+    this.broadcastWorkerCount();
+    return leaving.map((w) => w.address);
   }
 
   /** `client.run`: call a function in every worker process; the answers by worker address. */

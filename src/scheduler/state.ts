@@ -157,6 +157,12 @@ export type SchedulerEvent =
       readonly stimulusId: string;
     }
   | { readonly type: "client-releases-keys"; readonly client: string; readonly keys: readonly Key[]; readonly stimulusId: string }
+  /**
+   * Copy a value the scheduler fetched (from a worker about to retire) to
+   * another worker, which then holds it too. Ignored unless the key is in
+   * memory and the worker does not hold it yet.
+   */
+  | { readonly type: "add-replica"; readonly key: Key; readonly worker: string; readonly value: unknown; readonly nbytes: number; readonly stimulusId: string }
   | { readonly type: "worker-message"; readonly worker: string; readonly msg: WorkerReportMsg; readonly stimulusId: string };
 
 /**
@@ -394,6 +400,14 @@ export class SchedulerState {
       case "client-releases-keys":
         this.clientReleasesKeys(event.client, event.keys, recs);
         break;
+      case "add-replica": {
+        const ts = this.tasks.get(event.key);
+        const ws = this.workers.get(event.worker);
+        if (ts === undefined || ws === undefined || ts.state !== "memory" || ts.whoHas.has(ws)) break;
+        this.send(ws.address, { op: "put-data", key: ts.key, value: event.value, nbytes: event.nbytes, stimulusId: this.stimulusId });
+        this.addReplica(ts, ws);
+        break;
+      }
       case "worker-message":
         this.workerMessage(this.workers.get(event.worker), event.msg, recs);
         break;
@@ -1021,6 +1035,15 @@ export class SchedulerState {
     // Bounded: keys with generated names must not grow it forever.
     if (!this.durations.has(g.id) && this.durations.size >= 10_000) this.durations.delete(this.durations.keys().next().value!);
     this.durations.set(g.id, g.duration);
+  }
+
+  /** Keys in memory that only `address` holds: what its retirement would lose. */
+  uniqueKeysOf(address: string): Key[] {
+    const ws = this.workers.get(address);
+    if (ws === undefined) return [];
+    const out: Key[] = [];
+    for (const ts of ws.hasWhat) if (ts.whoHas.size === 1) out.push(ts.key);
+    return out;
   }
 
   private addReplica(ts: SchedulerTask, ws: SchedulerWorker): void {

@@ -181,3 +181,25 @@ describe("a client whose scheduler restarts", () => {
     }
   });
 });
+
+describe("graceful retirement", () => {
+  it("copies what only the retiring worker holds to the others before it leaves", async () => {
+    const c = await cluster(2);
+    try {
+      const fs = c.client.map((x: number) => x * 10, Array.from({ length: 20 }, (_, i) => i));
+      await c.client.gather(fs);
+      const addresses = c.server.workerAddresses;
+      const leaving = addresses[0]!;
+      const holders = (k: string): string[] => [...(c.server.shell.state.tasks.get(k)?.whoHas ?? [])].map((w) => w.address);
+      assert.ok(fs.some((f) => holders(f.key).includes(leaving)), "some results live on the worker that leaves");
+      assert.deepEqual(await c.client.retireWorkers([leaving]), [leaving]);
+      assert.deepEqual(c.server.workerAddresses, [addresses[1]]);
+      for (const f of fs) assert.deepEqual(holders(f.key), [addresses[1]], `${f.key} moved, not lost`);
+      assert.deepEqual(await c.client.gather(fs), Array.from({ length: 20 }, (_, i) => i * 10));
+      assert.ok((await Promise.all(c.workers.map((w) => Promise.race([exited(w), new Promise((r) => setTimeout(() => r("running"), 200))])))).includes(0), "the retired worker process exited");
+      await assert.rejects(c.client.retireWorkers([addresses[1]!]), /Cannot retire every worker/);
+    } finally {
+      await c.close();
+    }
+  });
+});
