@@ -12,12 +12,19 @@
  *   and the source is a text block, it scans the whole block at once.
  * - `str.split(...)` + `flatten` elsewhere: each line's pieces are pushed
  *   one by one, without an array per line.
+ * - `map(JSON.parse)` + `pluck(key)` with a string key: {@link pluckJson}
+ *   takes the field from the text without building the object, and hands
+ *   anything unusual to `JSON.parse` and the generic pluck. When these are
+ *   the first stages and the source is a text block, it reads each line in
+ *   place in the block.
  *
  * @module
  */
+import { resolvedGlobalPath } from "../../core/execute.js";
+import { pluckJson, UNHANDLED } from "./json-pluck.js";
 import type { Sink, SinkSpec } from "./sinks.js";
 import { makeSink } from "./sinks.js";
-import { notAString, stage, type Push, type Stage } from "./stages.js";
+import { notAString, pluckOne, stage, type Push, type Stage } from "./stages.js";
 import { eachSeparatedPiece, eachWhitespacePiece, isSpace, splitArgs } from "./strings.js";
 import { WordCounter } from "./wordcount.js";
 
@@ -28,6 +35,12 @@ export interface Plan {
   /** Feeds the first stage, one element at a time. */
   readonly head: Push;
   /**
+   * When set, a text source without `includePath` may call this for each
+   * line instead of `head.push(line)`: the line is `text.slice(start, end)`
+   * (exactly the string it would have pushed), and it is not made unless needed.
+   */
+  readonly line?: (text: string, start: number, end: number) => void;
+  /**
    * When set, a text source without `includePath` may call this once with
    * its whole text (all lines with their endings) instead of pushing lines.
    * It never throws.
@@ -36,6 +49,8 @@ export interface Plan {
 }
 
 type StrStage = Extract<Stage, { op: "str" }>;
+type MapStage = Extract<Stage, { op: "map" }>;
+type PluckStage = Extract<Stage, { op: "pluck" }>;
 
 function isSplit(s: Stage | undefined): s is StrStage {
   return s !== undefined && s.op === "str" && s.method === "split";
@@ -47,10 +62,19 @@ function isWordSplit(s: Stage | undefined): s is StrStage {
   return sep === null && maxsplit < 0;
 }
 
+function isJsonParse(s: Stage | undefined): s is MapStage {
+  return s !== undefined && s.op === "map" && (s.fn === (JSON.parse as unknown) || resolvedGlobalPath(s.fn) === "JSON.parse") && s.args.length === 0;
+}
+
+/** A single string key other than `__proto__` (which `JSON.parse` makes an own property, but `pluck` is left to settle). */
+function isFieldPluck(s: Stage | undefined): s is PluckStage {
+  return s !== undefined && s.op === "pluck" && typeof s.key === "string" && s.key !== "__proto__";
+}
+
 /**
  * The pipeline for `stages` ending in the sink `spec`. `textLines` tells
  * whether the elements come from a text source as plain lines (then the
- * plan may offer `block`).
+ * plan may offer `line` or `block`).
  *
  * @example
  * ```ts
@@ -71,26 +95,31 @@ export function planPipeline(stages: readonly Stage[], spec: SinkSpec, textLines
       end: () => undefined,
       result: () => counter.entries(),
     };
-    const head = composeStages(stages.slice(0, n - 2), sink);
+    const { head, line } = composeStages(stages.slice(0, n - 2), sink, textLines);
     const block = n === 2 && textLines ? (text: string): void => counter.scan(text, 0, text.length) : undefined;
-    return { sink, head, block };
+    return { sink, head, line, block };
   }
   const sink = makeSink(spec);
-  return { sink, head: composeStages(stages, sink) };
+  return { sink, ...composeStages(stages, sink, textLines) };
 }
 
 /** `stages` composed back to front in front of `sink`, with the pairs the module comment lists fused. */
-function composeStages(stages: readonly Stage[], sink: Push): Push {
+function composeStages(stages: readonly Stage[], sink: Push, textLines: boolean): { head: Push; line?: Plan["line"] } {
   let p: Push = sink;
+  let line: Plan["line"];
   for (let i = stages.length - 1; i >= 0; i--) {
     const s = stages[i]!;
     const prev = stages[i - 1];
     if (s.op === "flatten" && isSplit(prev)) {
       p = splitFlatten(prev, p);
       i--;
+    } else if (isFieldPluck(s) && isJsonParse(prev)) {
+      if (i === 1 && textLines) line = jsonPluckLine(s, p);
+      p = jsonPluck(s, p);
+      i--;
     } else p = stage(s, p);
   }
-  return p;
+  return { head: p, line };
 }
 
 /** `str.split(...)` then `flatten`: the pieces pushed one by one. */
@@ -132,5 +161,38 @@ function splitFlatten(s: StrStage, next: Push): Push {
       }
     },
     end,
+  };
+}
+
+/** `map(JSON.parse)` then `pluck(key)`, on elements. */
+function jsonPluck(s: PluckStage, next: Push): Push {
+  const key = s.key as string;
+  const { hasDefault } = s;
+  const dflt = s.default;
+  const push = next.push.bind(next);
+  return {
+    push: (x) => {
+      if (typeof x === "string") {
+        const v = pluckJson(x, 0, x.length, key);
+        if (v !== UNHANDLED) {
+          push(v);
+          return;
+        }
+      }
+      push(pluckOne(JSON.parse(x as string), key, hasDefault, dflt));
+    },
+    end: next.end.bind(next),
+  };
+}
+
+/** `map(JSON.parse)` then `pluck(key)`, on lines in place in a block of text. */
+function jsonPluckLine(s: PluckStage, next: Push): NonNullable<Plan["line"]> {
+  const key = s.key as string;
+  const { hasDefault } = s;
+  const dflt = s.default;
+  const push = next.push.bind(next);
+  return (text, start, end) => {
+    const v = pluckJson(text, start, end, key);
+    push(v !== UNHANDLED ? v : pluckOne(JSON.parse(text.slice(start, end)), key, hasDefault, dflt));
   };
 }

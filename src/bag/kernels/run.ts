@@ -77,6 +77,7 @@ async function feedText(src: TextSource, plan: Plan): Promise<void> {
     return;
   }
   const { head: p, sink } = plan;
+  const inPlace = includePath ? undefined : plan.line;
   const n = text.length;
   let pos = 0;
   let line = 0;
@@ -90,8 +91,11 @@ async function feedText(src: TextSource, plan: Plan): Promise<void> {
         if (e > pos && text.charCodeAt(e - 1) === 13) e--;
       }
       line++;
-      const s = text.slice(pos, e);
-      p.push(includePath ? [s, block.path] : s);
+      if (inPlace !== undefined) inPlace(text, pos, e);
+      else {
+        const s = text.slice(pos, e);
+        p.push(includePath ? [s, block.path] : s);
+      }
       pos = stop;
     }
   } catch (err) {
