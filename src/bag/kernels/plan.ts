@@ -80,7 +80,7 @@ function isFieldPluck(s: Stage | undefined): s is PluckStage {
  * ```ts
  * const plan = planPipeline([{ op: "str", method: "split", args: [null, -1] }, { op: "flatten" }], { kind: "frequencies", sort: false }, true);
  * plan.block?.("a b\na\n");
- * plan.sink.result(); // [["a", 2], ["b", 1]]
+ * plan.sink.result(); // [["a", "b"], [2, 1]]: frequencies' partial
  * ```
  */
 export function planPipeline(stages: readonly Stage[], spec: SinkSpec, textLines: boolean): Plan {
@@ -93,7 +93,7 @@ export function planPipeline(stages: readonly Stage[], spec: SinkSpec, textLines
         counter.scan(x, 0, x.length);
       },
       end: () => undefined,
-      result: () => counter.entries(),
+      result: () => counter.columns(),
     };
     const { head, line } = composeStages(stages.slice(0, n - 2), sink, textLines);
     const block = n === 2 && textLines ? (text: string): void => counter.scan(text, 0, text.length) : undefined;

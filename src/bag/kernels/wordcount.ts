@@ -7,9 +7,9 @@
  * characters once, hashing each word as it goes, and counts in its own
  * open-addressing table keyed by (hash, length, characters): a word already
  * seen is compared character by character against its stored key, in
- * place, so a string is only made for a word seen for the first time. The
- * result is the frequencies sink's partial exactly: `[word, count]` pairs in
- * first-seen order.
+ * place, so no string is made for a word already seen. The result is the
+ * frequencies sink's partial exactly: the words in first-seen order and
+ * their counts.
  *
  * Words are the maximal runs of characters that are not whitespace in the
  * sense of JavaScript's `\s` (`strings.ts`); every such character is one
@@ -53,14 +53,14 @@ export function wordHash(word: string): number {
 const CARRY = 0x40000000;
 
 /**
- * A word-frequency table fed with text. `entries()` gives what
+ * A word-frequency table fed with text. `columns()` gives what
  * `frequencies()`' partition sink gives for the same words.
  *
  * Each slot is four int32: the word's hash, its length + 1 (0: an empty
  * slot), the offset of its characters in `pool`, and its count. A word is
  * compared against the pool character by character, so nothing is
  * allocated for a word already seen; its string is made once, by
- * `entries()`, from the pool (a flat copy that keeps no block of text
+ * `columns()`, from the pool (a flat copy that keeps no block of text
  * alive).
  *
  * @example
@@ -171,9 +171,13 @@ export class WordCounter {
     this.mask = mask;
   }
 
-  /** The `[word, count]` pairs, in first-seen order. */
-  entries(): [string, number][] {
-    const out = new Array<[string, number]>(this.size);
+  /**
+   * The distinct words in first-seen order and their counts, as two
+   * columns: the frequencies sink's partial (see `FrequenciesPartial`).
+   */
+  columns(): [string[], number[]] {
+    const words = new Array<string>(this.size);
+    const counts = new Array<number>(this.size);
     const { slots, starts, pool } = this;
     for (let s = 0; s < slots.length; s += 4) {
       const l = slots[s + 1]!;
@@ -187,9 +191,16 @@ export class WordCounter {
         if (starts[mid]! < off) lo = mid + 1;
         else hi = mid;
       }
-      out[lo] = [charsOf(pool, off, l - 1), slots[s + 3]! + (this.carried.get(off) ?? 0)];
+      words[lo] = charsOf(pool, off, l - 1);
+      counts[lo] = slots[s + 3]! + (this.carried.get(off) ?? 0);
     }
-    return out;
+    return [words, counts];
+  }
+
+  /** The `[word, count]` pairs, in first-seen order. */
+  entries(): [string, number][] {
+    const [words, counts] = this.columns();
+    return words.map((w, i) => [w, counts[i]!]);
   }
 }
 
