@@ -29,21 +29,11 @@ import { makeSink, type SinkSpec } from "../../src/bag/kernels/sinks.js";
 import { compose, type Stage } from "../../src/bag/kernels/stages.js";
 import { wordHash } from "../../src/bag/kernels/wordcount.js";
 import type { Scheduler } from "../../src/scheduler/types.js";
+import { rng } from "../helpers/random.js";
 import { syncAndEmbedded } from "../helpers/schedulers.js";
 
 const { targets } = syncAndEmbedded();
 
-/** A small seeded generator (mulberry32), so failures can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
 
 /** The lines a text source makes of `text` (as `readText` does without `keepEndings`). */
