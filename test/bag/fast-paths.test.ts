@@ -325,6 +325,22 @@ describe("JSON projection fast path (kernels)", () => {
     assert.ok(fast > 5000, `the scanner settled ${fast} lines itself`);
   });
 
+  it("combines with the word count: parse, pluck a text field, split, flatten, count", () => {
+    const r = rng(77);
+    const stages = [PARSE, pluckStage("t"), SPLIT, FLATTEN];
+    for (let n = 0; n < 300; n++) {
+      const lines = Array.from({ length: 1 + Math.floor(r() * 6) }, () => {
+        const u = r();
+        if (u < 0.05) return '{"t": 5}'; // not a string: str.split's error
+        if (u < 0.1) return '{"t": "a b",}'; // malformed: JSON.parse's error
+        return JSON.stringify({ id: n, t: randomText(r), x: [1, { t: "no" }] });
+      });
+      const want = outcome(() => generic(stages, FREQ, lines));
+      assert.deepEqual(outcome(() => planned(stages, FREQ, lines, "push")), want);
+      assert.deepEqual(outcome(() => planned(stages, FREQ, lines, "line")), want);
+    }
+  });
+
   it("reads a field in place within a longer text, never past the line's end", () => {
     const text = '{"a": 1, "name": "x"}{"name": 2}\n{"name": "abc"} , "junk"';
     assert.equal(pluckJson(text, 0, 21, "name"), "x");
