@@ -16,6 +16,7 @@
 export { Bag, type BagArg, type BagArgs, type KeySelector } from "./bag/bag.js";
 export { fromSequence, range, fromDelayed, concat, map, mapPartitions, type FromSequenceOptions } from "./bag/create.js";
 export { readText, type ReadTextOptions } from "./bag/read-text.js";
+export type { StringAccessor } from "./bag/str.js";
 export type { GroupbyOptions } from "./bag/shuffle.js";
 export type { TakeOptions } from "./bag/take.js";
 export type { ToTextfilesOptions } from "./bag/to-textfiles.js";

@@ -32,6 +32,7 @@ import { partition, partitionKey, runNode } from "./graph.js";
 import { zipPartitionsCaller } from "./kernels/partitions.js";
 import * as reductions from "./reductions.js";
 import { groupby, repartition, type GroupbyOptions } from "./shuffle.js";
+import { StringAccessor } from "./str.js";
 import { take, type TakeOptions } from "./take.js";
 import { toTextfiles, type ToTextfilesOptions } from "./to-textfiles.js";
 
@@ -241,8 +242,22 @@ export class Bag<T = unknown> implements Collection<T[]> {
     return this.stage("join", { op: "join", other: otherValue, onSelf, onOther }, [otherValue, onSelf, onOther]) as Bag<[O, T]>;
   }
 
+  /**
+   * String methods on every element (a bag of strings), as Dask's `bag.str`:
+   * `split`, `strip`, `lstrip`, `rstrip`, `lower`, `upper`, `startsWith`,
+   * `endsWith`, `includes`, `match`. See {@link StringAccessor}.
+   *
+   * @example
+   * ```ts
+   * db.readText("books/*.txt").str.split().flatten().frequencies(); // a word count
+   * ```
+   */
+  get str(): StringAccessor {
+    return new StringAccessor(this as Bag<unknown>);
+  }
+
   /** @internal One stage on every partition. */
-  private stage(name: string, spec: object, tokenParts: readonly unknown[]): Bag<unknown> {
+  stage(name: string, spec: object, tokenParts: readonly unknown[]): Bag<unknown> {
     const token = tokenize(name, this.name, tokenParts.map((p) => (typeof p === "function" ? fnRefOf(p as (...a: never[]) => unknown) : p)));
     const out = `${name}-${token}`;
     const parts = this.parts.map((p, i) => {

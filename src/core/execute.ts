@@ -52,6 +52,26 @@ function compileSource(ref: Extract<FnRef, { kind: "source" }>): TaskFunction {
   return factory(nameHelper, ...values);
 }
 
+/** The global path each function made by `resolveGlobal` stands for (a method comes back bound, so not `===` the global). */
+const resolvedGlobals = new WeakMap<object, string>();
+
+/**
+ * The path (`"JSON.parse"`) of the global method that `fn` was resolved
+ * from by a `{ kind: "global" }` reference, or undefined. A method comes
+ * back bound to its owner, so it is not `===` the global itself; kernels use
+ * this to recognise library functions they can run faster.
+ *
+ * @example
+ * ```ts
+ * resolvedGlobalPath(resolveFunction({ kind: "global", path: "JSON.parse" })); // "JSON.parse"
+ * resolvedGlobalPath(JSON.parse);                                                 // undefined
+ * ```
+ */
+export function resolvedGlobalPath(fn: unknown): string | undefined {
+  if (typeof fn !== "function") return undefined;
+  return resolvedGlobals.get(fn);
+}
+
 function resolveGlobal(path: string): TaskFunction {
   let obj: unknown = globalThis;
   let owner: unknown = undefined;
@@ -61,7 +81,9 @@ function resolveGlobal(path: string): TaskFunction {
   }
   if (typeof obj !== "function") throw new InvalidArgumentError("fn", `Global function ${path} does not exist on this thread.`);
   // Keep `this` for methods such as JSON.parse that do not need it but must not break if they did.
-  return owner === globalThis ? (obj as TaskFunction) : (obj as TaskFunction).bind(owner);
+  const fn = owner === globalThis ? (obj as TaskFunction) : (obj as TaskFunction).bind(owner);
+  if (owner !== globalThis) resolvedGlobals.set(fn, path);
+  return fn;
 }
 
 /**

@@ -19,8 +19,9 @@ import { ElementError, InvalidArgumentError } from "../../core/errors.js";
 import type { Expr } from "../../core/graph.js";
 import type { TextBlock } from "../io/blocks.js";
 import { lineNumberAt, readTextBlock } from "../io/read.js";
-import { compose, type Push, type Stage } from "./stages.js";
-import { combinePartials, finishReductionPartition, makeSink, type Sink, type SinkSpec } from "./sinks.js";
+import { planPipeline, type Plan } from "./plan.js";
+import type { Push, Stage } from "./stages.js";
+import { combinePartials, finishReductionPartition, type Sink, type SinkSpec } from "./sinks.js";
 
 /** Where a partition's elements come from. */
 export type SourceKind = "items" | "zip" | "range" | "text";
@@ -68,9 +69,15 @@ function describeError(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }
 
-async function feedText(src: TextSource, p: Push, sink: Sink): Promise<void> {
+async function feedText(src: TextSource, plan: Plan): Promise<void> {
   const { block, keepEndings, includePath } = src;
   const text = await readTextBlock(block, src.encoding);
+  if (!includePath && plan.block !== undefined) {
+    plan.block(text);
+    return;
+  }
+  const { head: p, sink } = plan;
+  const inPlace = includePath ? undefined : plan.line;
   const n = text.length;
   let pos = 0;
   let line = 0;
@@ -78,15 +85,17 @@ async function feedText(src: TextSource, p: Push, sink: Sink): Promise<void> {
     while (pos < n && sink.done !== true) {
       const nl = text.indexOf("\n", pos);
       const stop = nl === -1 ? n : nl + 1;
-      let s: string;
-      if (keepEndings) s = text.slice(pos, stop);
-      else {
-        let e = nl === -1 ? n : nl;
+      let e = stop;
+      if (!keepEndings) {
+        e = nl === -1 ? n : nl;
         if (e > pos && text.charCodeAt(e - 1) === 13) e--;
-        s = text.slice(pos, e);
       }
       line++;
-      p.push(includePath ? [s, block.path] : s);
+      if (inPlace !== undefined) inPlace(text, pos, e);
+      else {
+        const s = text.slice(pos, e);
+        p.push(includePath ? [s, block.path] : s);
+      }
       pos = stop;
     }
   } catch (err) {
@@ -116,8 +125,8 @@ function afterFeed(spec: RunSink, sink: Sink, p: Push, fed: void | Promise<void>
 export const runPartition = defineOp(
   "dask.bag.run",
   (from: SourceKind, input: unknown, stages: readonly Stage[], sinkSpec: RunSink): unknown => {
-    const sink = makeSink(sinkSpec);
-    const p = compose(stages, sink);
+    const plan = planPipeline(stages, sinkSpec, from === "text" && (input as TextSource).includePath !== true);
+    const { sink, head: p } = plan;
     switch (from) {
       case "items":
         return afterFeed(sinkSpec, sink, p, feed(input, p, sink));
@@ -129,7 +138,7 @@ export const runPartition = defineOp(
         return afterFeed(sinkSpec, sink, p, undefined);
       }
       case "text":
-        return afterFeed(sinkSpec, sink, p, feedText(input as TextSource, p, sink));
+        return afterFeed(sinkSpec, sink, p, feedText(input as TextSource, plan));
     }
   },
   { fuse: fuseRuns },

@@ -50,6 +50,14 @@ export type SinkSpec =
   | { readonly kind: "take"; readonly n: number }
   | { readonly kind: "split"; readonly key: KeySpec; readonly n: number };
 
+/**
+ * The partial result of `frequencies`: the distinct values in first-seen
+ * order and their counts, as two columns (an array of pairs costs several
+ * times more to send between threads). The root of the tree turns it into
+ * `[value, count]` pairs.
+ */
+export type FrequenciesPartial = readonly [values: readonly unknown[], counts: readonly number[]];
+
 /** A sink: receives elements, then yields the partition's partial result. */
 export interface Sink extends Push {
   /** Set when the sink needs no more elements (take). */
@@ -166,7 +174,8 @@ export function makeSink(spec: SinkSpec): Sink {
     case "frequencies": {
       const m = new ValueMap<number>();
       const zero = (): number => 0;
-      return { push: (x) => void m.values[m.slot(x, zero)]!++, end: () => undefined, result: () => m.entries() };
+      const partial: () => FrequenciesPartial = () => [m.keys, m.values];
+      return { push: (x) => void m.values[m.slot(x, zero)]!++, end: () => undefined, result: partial };
     }
     case "topk":
       return makeTopk(spec.k, spec.key);
@@ -305,8 +314,15 @@ export function combinePartials(spec: SinkSpec, partials: readonly unknown[], fi
       return spec.stat === "var" ? variance : Math.sqrt(variance);
     }
     case "frequencies": {
-      const merged = mergePairs(partials, (acc, v) => ((acc as number | undefined) ?? 0) + (v as number));
-      if (final && spec.sort) {
+      const m = new ValueMap<number>();
+      const zero = (): number => 0;
+      for (const p of partials) {
+        const [keys, counts] = p as FrequenciesPartial;
+        for (let i = 0; i < keys.length; i++) m.values[m.slot(keys[i], zero)]! += counts[i]!;
+      }
+      if (!final) return [m.keys, m.values] satisfies FrequenciesPartial;
+      const merged = m.entries();
+      if (spec.sort) {
         const idx = merged.map((p, i) => [p, i] as const);
         idx.sort((a, b) => (b[0][1] as number) - (a[0][1] as number) || a[1] - b[1]);
         return idx.map((x) => x[0]);

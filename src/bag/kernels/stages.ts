@@ -13,6 +13,7 @@
  */
 import { InvalidArgumentError } from "../../core/errors.js";
 import { ValueMap } from "./keys.js";
+import { strFunction, type StrMethod } from "./strings.js";
 
 type Fn = (...args: never[]) => unknown;
 
@@ -25,6 +26,12 @@ export type Stage =
   | { readonly op: "filter"; readonly fn: Fn; readonly keep: boolean }
   | { readonly op: "pluck"; readonly key: unknown; readonly hasDefault: boolean; readonly default?: unknown }
   | { readonly op: "flatten" }
+  /**
+   * A method of the `.str` namespace on string elements (see `strings.ts`):
+   * `split` `[sep | null, maxsplit]`, `strip`/`lstrip`/`rstrip` `[chars | null]`,
+   * `lower`, `upper`, `startsWith`/`endsWith`/`includes` `[text]`, `match` `[source, flags]`.
+   */
+  | { readonly op: "str"; readonly method: StrMethod; readonly args: readonly unknown[] }
   /** Pairs `[o, x]` for every `o` of `other` whose `onOther(o)` equals `onSelf(x)`. */
   | { readonly op: "join"; readonly other: Iterable<unknown>; readonly onSelf: Fn; readonly onOther: Fn }
   /** A whole-partition function: buffers the partition, calls `fn(items, ...args)`, and pushes what it returns. */
@@ -40,7 +47,17 @@ function call(fn: Fn, args: readonly unknown[]): unknown {
   return (fn as (...a: unknown[]) => unknown)(...args);
 }
 
-function pluckOne(x: unknown, key: unknown, hasDefault: boolean, dflt: unknown): unknown {
+/**
+ * `pluck`'s value for one element: the field or index `key` of `x` (own or
+ * inherited, as `key in x`), else `dflt` when there is one, else an error.
+ *
+ * @example
+ * ```ts
+ * pluckOne({ a: 1 }, "a", false, undefined); // 1
+ * pluckOne({}, "a", true, 0);                // 0
+ * ```
+ */
+export function pluckOne(x: unknown, key: unknown, hasDefault: boolean, dflt: unknown): unknown {
   if (x !== null && x !== undefined && (typeof x === "object" || typeof x === "string")) {
     if (x instanceof Map) {
       if (x.has(key)) return x.get(key);
@@ -53,7 +70,8 @@ function pluckOne(x: unknown, key: unknown, hasDefault: boolean, dflt: unknown):
   );
 }
 
-function describe(x: unknown): string {
+/** A short JSON-ish rendering of an element for error messages. */
+export function describe(x: unknown): string {
   try {
     const s = JSON.stringify(x);
     return s === undefined ? String(x) : s.length > 80 ? `${s.slice(0, 77)}...` : s;
@@ -66,7 +84,29 @@ function isIterable(x: unknown): x is Iterable<unknown> {
   return x !== null && x !== undefined && typeof (x as { [Symbol.iterator]?: unknown })[Symbol.iterator] === "function";
 }
 
-function stage(s: Stage, next: Push): Push {
+/**
+ * The error of a `.str` stage given an element that is not a string.
+ *
+ * @example
+ * ```ts
+ * throw notAString("split", 42); // InvalidArgumentError: str.split needs string elements, got 42.
+ * ```
+ */
+export function notAString(method: StrMethod, x: unknown): InvalidArgumentError {
+  return new InvalidArgumentError("str", `str.${method} needs string elements, got ${describe(x)}.`);
+}
+
+/**
+ * The Push that runs stage `s` on each element and hands the results to `next`.
+ *
+ * @example
+ * ```ts
+ * const out: unknown[] = [];
+ * const p = stage({ op: "flatten" }, { push: (x) => void out.push(x), end: () => undefined });
+ * p.push([1, 2]); // out: [1, 2]
+ * ```
+ */
+export function stage(s: Stage, next: Push): Push {
   const push = next.push.bind(next);
   const end = next.end.bind(next);
   switch (s.op) {
@@ -119,6 +159,17 @@ function stage(s: Stage, next: Push): Push {
         },
         end,
       };
+    case "str": {
+      const { method } = s;
+      const f = strFunction(method, s.args);
+      return {
+        push: (x) => {
+          if (typeof x !== "string") throw notAString(method, x);
+          push(f(x));
+        },
+        end,
+      };
+    }
     case "join": {
       const onSelf = s.onSelf as (x: unknown) => unknown;
       const onOther = s.onOther as (x: unknown) => unknown;
