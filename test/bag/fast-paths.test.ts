@@ -458,7 +458,9 @@ for (const [label, sched] of targets) {
           .compute(opts())
           .catch((e: unknown) => e);
         if (fallback.length === 1) assert.ok(Array.isArray(want));
-        assert.deepEqual(got instanceof Error ? [got.name, got.message.replace(/Task \S+/, "")] : got, want instanceof Error ? [want.name, want.message.replace(/Task \S+/, "")] : want);
+        // Several lines lack the field, in several partitions: on a cluster, which partition fails first varies.
+        const shape = (e: Error): [string, string] => [e.name, e.message.replace(/Task \S+/, "").replace(/Line \d+/, "Line N").replace(/element \{[^}]*\}/, "element {...}")];
+        assert.deepEqual(got instanceof Error ? shape(got) : got, want instanceof Error ? shape(want) : want);
       }
       const counts = await b.map(JSON.parse).pluck("name", null).frequencies().compute(opts());
       const wantCounts = await b
