@@ -231,6 +231,16 @@ describe("bag graphs", () => {
     for (const p of b.toDelayed()) assert.ok(graph.has(p.key));
   });
 
+  it("visualize draws a bag's graph, and several bags together", async () => {
+    const b = db.fromSequence(nums, { npartitions: 3 }).map((x) => x + 1);
+    const { dot } = await b.visualize();
+    for (const p of b.toDelayed()) assert.ok(dot.includes(p.key), `the drawing has ${p.key}`);
+    const { visualize } = await import("../../src/index.js");
+    const both = await visualize(b, b.sum(), { optimize: true });
+    assert.match(both.dot, /digraph/);
+    assert.ok(both.dot.includes(b.sum().key));
+  });
+
   it("keys are deterministic for the same steps", () => {
     const mk = (): db.Bag<number> => db.fromSequence([1, 2, 3]).map((x) => x * 2).filter((x) => x > 2);
     assert.equal(mk().name, mk().name);
