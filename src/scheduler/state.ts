@@ -32,6 +32,7 @@
  * @module
  */
 import { InvalidTransitionError, KilledWorkerError, serializeError, type SerializedError } from "../core/errors.js";
+import { keepShape } from "../core/shapes.js";
 import type { Key, TaskNode } from "../core/graph.js";
 import { EMPTY_SET, drop, empty, forgetLastPut, grow, put } from "./lazy-set.js";
 import { PriorityQueue } from "./priority-queue.js";
@@ -243,6 +244,18 @@ function groupEnd(key: Key): number {
 const UNKNOWN_DURATION = 0.5;
 
 
+function newClient(id: string): SchedulerClient {
+  return { id, wantsWhat: new Set() };
+}
+
+function clientInstruction(client: string, msg: ToClientMsg): SchedulerInstruction {
+  return { to: "client", client, msg };
+}
+
+// Made once per computation and all gone between computations: see core/shapes.ts.
+keepShape(newClient(""));
+keepShape(clientInstruction("", { op: "key-in-memory", key: "", hasValue: false }));
+
 /** Deliver-and-forget only when every client that wants it asked for delivery and no task will read it. */
 function shouldDeliver(ts: SchedulerTask): boolean {
   if (ts.whoWants.size === 0 || ts.dependents.size > 0) return false;
@@ -359,7 +372,7 @@ export class SchedulerState {
         this.removeWorker(event.address, event.expected, recs);
         break;
       case "add-client":
-        if (!this.clients.has(event.client)) this.clients.set(event.client, { id: event.client, wantsWhat: new Set() });
+        if (!this.clients.has(event.client)) this.clients.set(event.client, newClient(event.client));
         break;
       case "remove-client":
         this.removeClient(event.client, recs);
@@ -434,7 +447,7 @@ export class SchedulerState {
   private updateGraph(ev: Extract<SchedulerEvent, { type: "update-graph" }>, recs: Recs): void {
     let cs = this.clients.get(ev.client);
     if (cs === undefined) {
-      cs = { id: ev.client, wantsWhat: new Set() };
+      cs = newClient(ev.client);
       this.clients.set(ev.client, cs);
     }
     const generation = this.generation++;
@@ -1083,7 +1096,7 @@ export class SchedulerState {
   }
 
   private sendClient(client: string, msg: ToClientMsg): void {
-    this.out.push({ to: "client", client, msg });
+    this.out.push(clientInstruction(client, msg));
   }
 
   // ---- invariants --------------------------------------------------------
