@@ -31,12 +31,13 @@ import {
   deserializeError,
   serializeError,
 } from "../core/errors.js";
+import { keepShape } from "../core/shapes.js";
 import type { Graph, Key, TaskNode } from "../core/graph.js";
 import { InprocComm } from "../comm/inproc.js";
 import type { ToClientMsg, WorkerReportMsg } from "../scheduler/messages.js";
 import { SchedulerShell } from "../scheduler/shell.js";
 import { packCodec } from "../scheduler/pack.js";
-import type { SchedulerConfig } from "../scheduler/state.js";
+import type { SchedulerConfig, SchedulerEvent } from "../scheduler/state.js";
 import type { HeldKey, PersistedValue, RunOptions, Scheduler } from "../scheduler/types.js";
 import type { FromThreadMsg, ThreadInit, ToThreadMsg } from "../worker/thread-protocol.js";
 import { startThread } from "../worker/spawn.js";
@@ -332,16 +333,7 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
       try {
         const submitted = tasks!;
         tasks = undefined;
-        this.shell.stimulus({
-          type: "update-graph",
-          client,
-          tasks: submitted,
-          keys: unique,
-          deliver,
-          // Present even when undefined: one shape of event (see SchedulerState.assign).
-          userPriority: options.priority,
-          stimulusId: this.shell.stimulusId("update-graph"),
-        });
+        this.shell.stimulus(updateGraphEvent(client, submitted, unique, deliver, options.priority, this.shell.stimulusId("update-graph")));
       } catch (err) {
         finish(err as Error);
       }
@@ -440,6 +432,16 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
     await this.close();
   }
 }
+
+type UpdateGraphEvent = Extract<SchedulerEvent, { type: "update-graph" }>;
+
+function updateGraphEvent(client: string, tasks: UpdateGraphEvent["tasks"], keys: readonly Key[], deliver: boolean, userPriority: number | undefined, stimulusId: string): UpdateGraphEvent {
+  // Every field present, even undefined: one shape of event (see SchedulerState.assign).
+  return { type: "update-graph", client, tasks, keys, deliver, userPriority, stimulusId };
+}
+
+// One event per computation, all gone between computations: see core/shapes.ts.
+keepShape(updateGraphEvent("", [], [], true, undefined, ""));
 
 let defaultCluster: Promise<LocalCluster> | undefined;
 let defaultInstance: LocalCluster | undefined;

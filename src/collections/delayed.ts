@@ -21,6 +21,7 @@
  * @module
  */
 import { InvalidArgumentError } from "../core/errors.js";
+import { keepShape } from "../core/shapes.js";
 import { fnRefName, fnRefOf } from "../core/functions.js";
 import { lit, opRef, ref, task, type Expr, type FnRef, type GraphNode, type Key } from "../core/graph.js";
 import { randomKeys, tokenize, tokenizeSymbol } from "../core/tokenize.js";
@@ -198,6 +199,9 @@ export class Delayed<T = unknown> {
     return `Delayed(${this.key})`;
   }
 }
+
+// A graph's Delayed values all go when the user lets go of them: see core/shapes.ts.
+keepShape(new Delayed("", undefined, []));
 
 /**
  * A function whose calls are recorded as tasks.

@@ -20,6 +20,7 @@
  * @module
  */
 import { CycleError, MissingKeyError } from "./errors.js";
+import { keepShape } from "./shapes.js";
 
 /**
  * The name of a node in a graph, such as `"inc-3f2a…"`.
@@ -217,6 +218,9 @@ export function task(fn: FnRef, args: readonly Expr[], options: { readonly trans
   }
   return options.transfer === true ? { kind: "task", fn, args, deps, transfer: true } : { kind: "task", fn, args, deps };
 }
+
+// A graph's nodes and expressions all go when its computation is done: see shapes.ts.
+keepShape(task(opRef("shape"), [lit(0), ref("")]));
 
 /** The keys a node depends on. */
 export function nodeDeps(node: GraphNode): readonly Key[] {

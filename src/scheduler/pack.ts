@@ -60,37 +60,38 @@ interface RefList {
 
 type Msg = { readonly op: string };
 
-/** Arguments with their long reference lists encoded, or undefined when there are none. */
+/**
+ * Arguments with their long reference lists encoded, or undefined when there
+ * are none. Plain loops, no callbacks: this runs once per wide task, mostly
+ * before the JIT has compiled it.
+ */
 function encodeArgs(args: readonly Expr[], keys: readonly Key[]): (Expr | RefList)[] | undefined {
   let out: (Expr | RefList)[] | undefined;
   let index: Map<Key, number> | undefined;
-  const position = (key: Key, guess: number): number => {
-    // References mostly come in the order of the inputs (both follow the arguments).
-    if (keys[guess] === key) return guess;
-    if (index === undefined) {
-      index = new Map();
-      for (let i = 0; i < keys.length; i++) index.set(keys[i]!, i);
-    }
-    return index.get(key) ?? -1;
-  };
-  const encode = (e: Expr): Expr | RefList => {
-    if (e.k !== "a") return e;
+  for (let a = 0; a < args.length; a++) {
+    const e = args[a]!;
+    if (e.k !== "a" || e.items.length < MIN_REFS) continue;
     const items = e.items;
-    if (items.length >= MIN_REFS && items.every((i) => i.k === "r")) {
-      const at = new Int32Array(items.length);
-      let next = -1;
-      for (let i = 0; i < items.length; i++) {
-        next = position((items[i] as { key: Key }).key, next + 1);
-        if (next < 0) return e;
-        at[i] = next;
+    const at = new Int32Array(items.length);
+    // References mostly come in the order of the inputs (both follow the arguments).
+    let next = 0;
+    let i = 0;
+    for (; i < items.length; i++) {
+      const item = items[i]!;
+      if (item.k !== "r") break;
+      let j = next;
+      if (keys[j] !== item.key) {
+        if (index === undefined) {
+          index = new Map();
+          for (let k = 0; k < keys.length; k++) index.set(keys[k]!, k);
+        }
+        j = index.get(item.key) ?? -1;
+        if (j < 0) break;
       }
-      return { k: "refs", at };
+      at[i] = j;
+      next = j + 1;
     }
-    return e;
-  };
-  for (let i = 0; i < args.length; i++) {
-    const e = encode(args[i]!);
-    if (e !== args[i]) (out ??= args.slice())[i] = e;
+    if (i === items.length) (out ??= args.slice())[a] = { k: "refs", at };
   }
   return out;
 }
@@ -98,15 +99,21 @@ function encodeArgs(args: readonly Expr[], keys: readonly Key[]): (Expr | RefLis
 function decodeArgs(args: readonly (Expr | RefList)[], keys: readonly Key[]): Expr[] {
   // One reference object per input, shared by every list that names it.
   const refs: (Expr | undefined)[] = new Array<Expr | undefined>(keys.length);
-  return args.map((e): Expr => {
-    if (e.k !== "refs") return e;
+  const out = new Array<Expr>(args.length);
+  for (let a = 0; a < args.length; a++) {
+    const e = args[a]!;
+    if (e.k !== "refs") {
+      out[a] = e;
+      continue;
+    }
     const items = new Array<Expr>(e.at.length);
     for (let i = 0; i < items.length; i++) {
       const j = e.at[i]!;
       items[i] = refs[j] ??= { k: "r", key: keys[j]! };
     }
-    return { k: "a", items };
-  });
+    out[a] = { k: "a", items };
+  }
+  return out;
 }
 
 function packWide(m: ComputeTaskMsg): PackedWide | ComputeTaskMsg {
@@ -248,7 +255,12 @@ export function unpackBatch<T>(msgs: readonly unknown[], canonical?: (key: Key) 
     } else if (op === PACKED_WIDE) {
       const msg = (m as PackedWide).msg;
       const inputs = msg.inputs!;
-      const keys = canonical === undefined ? inputs.keys : inputs.keys.map(canonical);
+      let keys = inputs.keys;
+      if (canonical !== undefined) {
+        const own = new Array<Key>(keys.length);
+        for (let i = 0; i < own.length; i++) own[i] = canonical(keys[i]!);
+        keys = own;
+      }
       out.push({ ...msg, args: decodeArgs(msg.args, keys), inputs: { ...inputs, keys } });
     } else out.push(m);
   }

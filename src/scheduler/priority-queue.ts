@@ -18,10 +18,15 @@
  * ```
  * @module
  */
+import { keepShape } from "../core/shapes.js";
+
 class Run<T> {
   items: T[] = [];
   head = 0;
 }
+
+// A queue empties between computations, and with it every run: see core/shapes.ts.
+keepShape(new Run());
 
 export class PriorityQueue<T> {
   private readonly runs: Run<T>[] = [];

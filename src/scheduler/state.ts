@@ -32,6 +32,7 @@
  * @module
  */
 import { InvalidTransitionError, KilledWorkerError, serializeError, type SerializedError } from "../core/errors.js";
+import { keepShape } from "../core/shapes.js";
 import type { Key, TaskNode } from "../core/graph.js";
 import { EMPTY_SET, drop, empty, forgetLastPut, grow, put } from "./lazy-set.js";
 import { PriorityQueue } from "./priority-queue.js";
@@ -271,6 +272,36 @@ function groupEnd(key: Key): number {
 const UNKNOWN_DURATION = 0.5;
 
 
+function newClient(id: string): SchedulerClient {
+  return { id, wantsWhat: new Set() };
+}
+
+function clientInstruction(client: string, msg: ToClientMsg): SchedulerInstruction {
+  return { to: "client", client, msg };
+}
+
+function workerInstruction(worker: string, msg: ToWorkerMsg): SchedulerInstruction {
+  return { to: "worker", worker, msg };
+}
+
+function freeKeysMsg(keys: Key[], stimulusId: string): ToWorkerMsg {
+  return { op: "free-keys", keys, stimulusId };
+}
+
+/**
+ * Every field present (undefined when absent): a field added after the literal gives the message a
+ * map of its own, which a full GC frees with the messages, deoptimizing the code built for it.
+ */
+function computeTaskMsg(key: Key, run: TaskNode, inputs: TaskInputs | undefined, priority: Priority, runId: number, deliver: boolean, stimulusId: string): ComputeTaskMsg {
+  return { op: "compute-task", key, fn: run.fn, args: run.args, inputs, priority, runId, deliver, transfer: run.transfer === true, stimulusId };
+}
+
+// Records and messages a computation makes and drops: see core/shapes.ts.
+keepShape(newClient(""));
+keepShape(clientInstruction("", { op: "key-in-memory", key: "", hasValue: false }));
+keepShape(workerInstruction("", freeKeysMsg([], "")));
+keepShape(computeTaskMsg("", { kind: "task", fn: { kind: "op", name: "" }, args: [], deps: [] }, undefined, [0, 0, 0], 0, false, ""));
+
 /** Deliver-and-forget only when every client that wants it asked for delivery and no task will read it. */
 function shouldDeliver(ts: SchedulerTask): boolean {
   if (ts.whoWants.size === 0 || ts.dependents.size > 0) return false;
@@ -389,7 +420,7 @@ export class SchedulerState {
         this.removeWorker(event.address, event.expected, recs);
         break;
       case "add-client":
-        if (!this.clients.has(event.client)) this.clients.set(event.client, { id: event.client, wantsWhat: new Set() });
+        if (!this.clients.has(event.client)) this.clients.set(event.client, newClient(event.client));
         break;
       case "remove-client":
         this.removeClient(event.client, recs);
@@ -482,7 +513,7 @@ export class SchedulerState {
   private updateGraph(ev: Extract<SchedulerEvent, { type: "update-graph" }>, recs: Recs): void {
     let cs = this.clients.get(ev.client);
     if (cs === undefined) {
-      cs = { id: ev.client, wantsWhat: new Set() };
+      cs = newClient(ev.client);
       this.clients.set(ev.client, cs);
     }
     const generation = this.generation++;
@@ -878,19 +909,8 @@ export class SchedulerState {
     // One literal, every field present (undefined when absent): a field added afterwards gives the
     // message a map of its own, which dies with the messages at the next full GC, and the code
     // optimized for it deoptimizes — once per computation, for the one task with inputs.
-    const msg: ComputeTaskMsg = {
-      op: "compute-task",
-      key: ts.key,
-      fn: ts.run.fn,
-      args: ts.run.args,
-      inputs: ts.dependencies.size > 0 ? this.inputsOf(ts) : undefined,
-      priority: ts.priority,
-      runId: ts.runId,
-      deliver: ts.deliver,
-      transfer: ts.run.transfer === true,
-      stimulusId: this.stimulusId,
-    };
-    this.send(ws.address, msg);
+    const inputs = ts.dependencies.size > 0 ? this.inputsOf(ts) : undefined;
+    this.send(ws.address, computeTaskMsg(ts.key, ts.run, inputs, ts.priority, ts.runId, ts.deliver, this.stimulusId));
   }
 
   /** Where a task's inputs are, as the compute-task message carries it. */
@@ -1179,7 +1199,7 @@ export class SchedulerState {
   }
 
   private send(worker: string, msg: ToWorkerMsg): void {
-    this.batchFor(worker).push({ to: "worker", worker, msg });
+    this.batchFor(worker).push(workerInstruction(worker, msg));
   }
 
   /** Tell a worker to forget a key. Releasing a wide graph frees thousands: one message, not thousands. */
@@ -1187,7 +1207,7 @@ export class SchedulerState {
     const batch = this.batchFor(worker);
     const last = batch[batch.length - 1];
     if (last !== undefined && last.to === "worker" && last.msg.op === "free-keys") (last.msg.keys as Key[]).push(key);
-    else batch.push({ to: "worker", worker, msg: { op: "free-keys", keys: [key], stimulusId: this.stimulusId } });
+    else batch.push(workerInstruction(worker, freeKeysMsg([key], this.stimulusId)));
   }
 
   private flushWorkerBatches(): void {
@@ -1196,7 +1216,7 @@ export class SchedulerState {
   }
 
   private sendClient(client: string, msg: ToClientMsg): void {
-    this.out.push({ to: "client", client, msg });
+    this.out.push(clientInstruction(client, msg));
   }
 
   // ---- invariants --------------------------------------------------------
