@@ -1,9 +1,12 @@
 /**
  * Sets that cost nothing until used. State-machine records (a task on the
  * scheduler or on a worker) carry several sets that mostly stay empty or tiny,
- * and a Set costs ~300 ns to allocate: every record starts with this one
- * shared, unaddable empty set, and {@link grow} gives a field its own set on
- * first add. Reading, deleting and clearing the shared set are harmless.
+ * and a Set costs ~300 ns to allocate: every record starts with one shared,
+ * unchangeable empty set; {@link put} gives a field its first item as a
+ * shared one-item set (the inputs of a wide task share their one dependent's),
+ * and {@link grow} gives a field a set of its own. Shared sets throw when
+ * changed directly: fields change through put, grow, {@link drop} and
+ * {@link empty} only.
  *
  * @example
  * ```ts
@@ -44,15 +47,13 @@ export function grow<R, F extends keyof R>(record: R, field: F): R[F] {
   return fresh;
 }
 
-const sharedOfObject = new WeakMap<object, Set<unknown>>();
-const sharedOfValue = new Map<unknown, Set<unknown>>();
-
 /**
- * Add `item` to the set in `record[field]`. A field that was empty gets the
- * shared, unchangeable one-item set of `item` instead of a set of its own:
- * the 10,000 inputs of a sum each have that one dependent, and the results
- * of a worker that one holder, so they all share one set. The field gets a
- * set of its own (a copy) when a second item comes.
+ * Add `item` to the set in `record[field]`. A field that was empty gets a
+ * shared, unchangeable one-item set instead of a set of its own, the same one
+ * as the last field given the same item: the 10,000 inputs of a sum each get
+ * the sum as their one dependent in a row, and a worker's results that worker
+ * as their one holder, so they all share one set. The field gets a set of its
+ * own (a copy) when a second item comes.
  */
 export function put<R, F extends keyof R>(record: R, field: F, item: R[F] extends Set<infer T> ? T : never): void {
   const s = record[field] as unknown as Set<unknown>;
@@ -63,7 +64,7 @@ export function put<R, F extends keyof R>(record: R, field: F, item: R[F] extend
   if (!s.has(item)) (grow(record, field) as unknown as Set<unknown>).add(item);
 }
 
-// The last shared set handed out: a wide task's inputs, or a worker's results, ask for the same one in a row.
+// The last shared set handed out, and its item.
 let lastItem: unknown = undefined;
 let lastShared: Set<unknown> | undefined;
 
@@ -75,24 +76,9 @@ export function forgetLastPut(): void {
 
 function shared(item: unknown): Set<unknown> {
   if (item === lastItem && lastShared !== undefined) return lastShared;
-  lastShared = sharedOf(item);
+  lastShared = new FixedSet(item);
   lastItem = item;
   return lastShared;
-}
-
-function sharedOf(item: unknown): Set<unknown> {
-  const isObject = (typeof item === "object" && item !== null) || typeof item === "function";
-  let s = isObject ? sharedOfObject.get(item as object) : sharedOfValue.get(item);
-  if (s === undefined) {
-    s = new FixedSet(item);
-    if (isObject) sharedOfObject.set(item as object, s);
-    else {
-      // Values (worker addresses) are few; bounded all the same.
-      if (sharedOfValue.size >= 1024) sharedOfValue.clear();
-      sharedOfValue.set(item, s);
-    }
-  }
-  return s;
 }
 
 /**
