@@ -34,18 +34,18 @@ Options (environment variable in brackets):
 Runs with Debian's python3-dask (apt-get install -y python3-dask).
 """
 import argparse
-import fnmatch
 import gc
 import glob
 import hashlib
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
 
 import dask.bag as db
+
+from common import busy_warning, cpu_mark, make_record, other_cpu_pct, selected
 
 # The checksums of the Python baseline (identical under every scheduler).
 EXPECTED = {
@@ -94,62 +94,6 @@ def options():
     return ap.parse_args()
 
 
-def selected(globs, name, scheduler):
-    if not globs:
-        return True
-    return any(fnmatch.fnmatchcase(i, g) for g in globs for i in (name, name + "@" + scheduler))
-
-
-def machine_busy_seconds():
-    """Busy CPU seconds of the whole machine (all cores) since boot, or None off Linux."""
-    try:
-        with open("/proc/stat") as f:
-            fields = f.readline().split()
-        if fields[0] != "cpu":
-            return None
-        v = [int(x) for x in fields[1:9]]
-        return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / 100.0  # user nice system irq softirq steal
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def cpu_mark():
-    # The processes scheduler's pool is shut down (its processes waited for)
-    # before compute() returns, so their CPU time is in children_* by then.
-    t = os.times()
-    return time.perf_counter(), t.user + t.system + t.children_user + t.children_system, machine_busy_seconds()
-
-
-def other_cpu_pct(mark):
-    """% of the machine's CPU used by other processes since mark (None: too short to tell)."""
-    wall0, own0, busy0 = mark
-    wall1, own1, busy1 = cpu_mark()
-    capacity = (wall1 - wall0) * len(os.sched_getaffinity(0))
-    if busy0 is None or busy1 is None or capacity < 0.5:
-        return None
-    return round(min(100.0, max(0.0, 100.0 * ((busy1 - busy0) - (own1 - own0)) / capacity)))
-
-
-def record(name, scheduler, times, other, warmup, n_tasks, result, detail, error):
-    expected = EXPECTED[name]
-    rec = {"name": name, "scheduler": scheduler, "seconds_all": [round(t, 6) for t in times],
-           "repeats": len(times), "warmup": warmup, "n_tasks": n_tasks,
-           "result": result, "expected": expected, "detail": detail, "ok": error is None}
-    if any(x is not None for x in other):
-        rec["other_cpu_pct_all"] = other
-    if times:
-        med = statistics.median(times)
-        rec.update(seconds_median=round(med, 6), seconds_min=round(min(times), 6),
-                   seconds_max=round(max(times), 6))
-        if n_tasks:
-            rec["us_per_task_median"] = round(med / n_tasks * 1e6, 3)
-    else:
-        rec.update(seconds_median=None, seconds_min=None, seconds_max=None)
-    if error:
-        rec["error"] = error
-    return rec
-
-
 def run_one(data, name, scheduler, repeats, warmup):
     build = BUILDERS[name]
     expected = EXPECTED[name]
@@ -158,11 +102,11 @@ def run_one(data, name, scheduler, repeats, warmup):
         n_tasks = len(build(data).__dask_graph__())
         for i in range(warmup + repeats):
             gc.collect()
-            mark = cpu_mark()
+            mark = cpu_mark(children=True)
             t0 = time.perf_counter()
             pairs = build(data).compute(scheduler=scheduler)
             dt = time.perf_counter() - t0
-            busy = other_cpu_pct(mark)
+            busy = other_cpu_pct(mark, children=True)
             result = checksum(pairs)
             detail = "top3 " + ", ".join("%s:%d" % (k, v) for k, v in list(pairs)[:3])
             if result != expected:
@@ -173,17 +117,11 @@ def run_one(data, name, scheduler, repeats, warmup):
                 other.append(busy)
     except Exception as e:  # record the failure, go on with the next benchmark
         error = "FAILED: %s: %s" % (type(e).__name__, (str(e).splitlines() or [""])[0])
-    rec = record(name, scheduler, times, other, warmup, n_tasks, result, detail, error)
-    if error:
-        print("!!! %s@%s: %s" % (name, scheduler, error), file=sys.stderr, flush=True)
-    else:
-        busy = [x for x in other if x is not None]
-        warn = ("  !! other processes used %s of the CPU"
-                % ", ".join("?" if x is None else "%d%%" % x for x in other)
-                if busy and statistics.median(busy) > 10 else "")
+    rec = make_record(name, scheduler, times, other, warmup, n_tasks, result, expected, error, detail)
+    if not error:
         print("  %-34s py-%-9s median %8.3fs  [%s]  %s%s"
               % (name, scheduler, rec["seconds_median"], ", ".join("%.3f" % t for t in times),
-                 detail, warn), file=sys.stderr, flush=True)
+                 detail, busy_warning(other)), file=sys.stderr, flush=True)
     print(json.dumps(rec), flush=True)
 
 

@@ -15,20 +15,20 @@ Runs with Debian's python3-distributed (apt-get install -y python3-distributed).
 """
 import gc
 import json
-import statistics
 import sys
 import time
 
 import dask
 
-import overhead as common
+import common
+import overhead
 
 SCHEDULER = "distributed"
 
 
 def client_map(client):
     def run():
-        futures = client.map(common.inc, range(10000), pure=False)
+        futures = client.map(overhead.inc, range(10000), pure=False)
         return sum(client.gather(futures))
     return run
 
@@ -42,12 +42,12 @@ def delayed_graph(builder):
 
 
 def main():
-    args = common.options()
+    args = overhead.options()
     globs = [g for g in args.only.split(",") if g]
     plan = [
-        ("overhead-client-map-10k", client_map, 10_000, common.tri(10_000)),
-        ("overhead-independent-10k", lambda c: delayed_graph(lambda: common.independent(10_000)), 10_001, common.tri(10_000)),
-        ("overhead-tree-4096", lambda c: delayed_graph(lambda: common.tree(4_096)), 8_191, common.tri(4_096)),
+        ("overhead-client-map-10k", client_map, 10_000, overhead.tri(10_000)),
+        ("overhead-independent-10k", lambda c: delayed_graph(lambda: overhead.independent(10_000)), 10_001, overhead.tri(10_000)),
+        ("overhead-tree-4096", lambda c: delayed_graph(lambda: overhead.tree(4_096)), 8_191, overhead.tri(4_096)),
     ]
     todo = [p for p in plan if common.selected(globs, p[0], SCHEDULER)]
     if args.list:
@@ -81,22 +81,10 @@ def main():
                         other.append(busy)
             except Exception as e:
                 error = "FAILED: %s: %s" % (type(e).__name__, (str(e).splitlines() or [""])[0])
-            rec = {"name": name, "scheduler": SCHEDULER, "seconds_all": [round(t, 6) for t in times],
-                   "repeats": len(times), "warmup": warmup, "n_tasks": n_tasks,
-                   "result": result, "expected": expected, "ok": error is None}
-            if any(x is not None for x in other):
-                rec["other_cpu_pct_all"] = other
-            if times:
-                med = statistics.median(times)
-                rec.update(seconds_median=round(med, 6), seconds_min=round(min(times), 6),
-                           seconds_max=round(max(times), 6), us_per_task_median=round(med / n_tasks * 1e6, 3))
-                print("  %-34s py-%-11s median %8.4fs  %9.2f us/task" % (name, SCHEDULER, med, rec["us_per_task_median"]),
+            rec = common.make_record(name, SCHEDULER, times, other, warmup, n_tasks, result, expected, error)
+            if not error:
+                print("  %-34s py-%-11s median %8.4fs  %9.2f us/task%s" % (name, SCHEDULER, rec["seconds_median"], rec["us_per_task_median"], common.busy_warning(other)),
                       file=sys.stderr, flush=True)
-            else:
-                rec.update(seconds_median=None, seconds_min=None, seconds_max=None)
-            if error:
-                rec["error"] = error
-                print("!!! %s@%s: %s" % (name, SCHEDULER, error), file=sys.stderr, flush=True)
             print(json.dumps(rec), flush=True)
     finally:
         client.close()
