@@ -138,7 +138,8 @@ interface Collected {
 }
 
 /** Walk the Delayed values' dependencies (iteratively: chains may be very long) into one graph. */
-function collect(roots: readonly Delayed[]): Collected {
+/** @internal */
+export function collect(roots: readonly Delayed[]): Collected {
   const graph: Graph = new Map();
   const held = new Map<Key, HeldKey>();
   const walk = ++walks;

@@ -232,7 +232,8 @@ export class SchedulerServer implements AsyncDisposable {
     if (task.length > 0) this.shell.fromWorker(w.address, task);
   }
 
-  private dropWorker(w: WorkerConn, why: string): void {
+  /** Forget a worker: answer what waited on it, close it, tell its peers and the state machine (`expected`: retired, not lost). */
+  private dropWorker(w: WorkerConn, why: string, expected = false): void {
     if (this.workers.get(w.address) !== w) return;
     this.workers.delete(w.address);
     for (const r of w.requests.values()) r({ op: "data", id: -1, keys: [], values: [] });
@@ -244,7 +245,7 @@ export class SchedulerServer implements AsyncDisposable {
     if (this.closing) return;
     this.log(`worker ${w.name} at ${w.address} removed: ${why}`);
     for (const other of this.workers.values()) post(other.comm, { op: "peers", add: [], remove: [w.address] });
-    this.shell.removeWorker(w.address, false);
+    this.shell.removeWorker(w.address, expected);
     this.broadcastWorkerCount();
   }
 
@@ -394,13 +395,9 @@ export class SchedulerServer implements AsyncDisposable {
         }
         this.shell.stimuli(moves);
       }
-      this.workers.delete(w.address);
-      for (const other of this.workers.values()) post(other.comm, { op: "peers", add: [], remove: [w.address] });
-      this.shell.removeWorker(w.address, true);
       post(w.comm, { op: "terminate", reason: "retired" });
-      this.log(`worker ${w.name} at ${w.address} retired`);
+      this.dropWorker(w, "retired", true);
     }
-    this.broadcastWorkerCount();
     return leaving.map((w) => w.address);
   }
 

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 
 import * as db from "../../src/bag.js";
 import { compute, delayed, persist } from "../../src/index.js";
+import { collect } from "../../src/collections/compute.js";
 import { InvalidArgumentError, TaskError } from "../../src/core/errors.js";
 import type { Scheduler } from "../../src/scheduler/types.js";
 import { syncAndEmbedded } from "../helpers/schedulers.js";
@@ -212,7 +213,7 @@ describe("bag graphs", () => {
     const b = db.fromSequence(nums, { npartitions: 4 }).map((x) => x + 1).filter((x) => x % 2 === 0).map((x) => [x]).flatten();
     const f = b.frequencies();
     const roots = f.toDelayed();
-    const { graph } = collectGraph(roots);
+    const { graph } = collect(roots);
     const optimized = optimize(graph, roots.map((r) => r.key));
     const runs = [...optimized.values()].filter((n) => n.kind === "task" && n.fn.kind === "op" && n.fn.name === "dask.bag.run");
     assert.equal(runs.length, 4, "one pipeline task per partition");
@@ -224,11 +225,18 @@ describe("bag graphs", () => {
     assert.deepEqual(await f.compute({ scheduler: "sync" }), await f.compute({ scheduler: "sync", optimize: false }));
   });
 
-  it("keeps shared partitions unfused so they run once", () => {
+  it("keeps shared partitions unfused so they run once", async () => {
+    const { optimize } = await import("../../src/index.js");
     const b = db.fromSequence(nums, { npartitions: 2 }).map((x) => x + 1);
-    const roots = [...b.toDelayed(), b.sum()];
-    const { graph } = collectGraph(roots);
-    for (const p of b.toDelayed()) assert.ok(graph.has(p.key));
+    // b's partitions are not requested, but two reductions read them: fusing them into either would run them twice.
+    const roots = [b.sum(), b.count()];
+    const { graph } = collect(roots);
+    const optimized = optimize(graph, roots.map((r) => r.key));
+    for (const p of b.toDelayed()) assert.ok(optimized.has(p.key), `${p.key} stays a task of its own`);
+    // ...while a partition read by one reduction only is fused into it.
+    const single = b.max();
+    const alone = optimize(collect([single]).graph, [single.key]);
+    for (const p of b.toDelayed()) assert.ok(!alone.has(p.key), `${p.key} is fused into its only reader`);
   });
 
   it("visualize draws a bag's graph, and several bags together", async () => {
@@ -268,24 +276,3 @@ describe("bag graphs", () => {
     await assert.rejects(b.compute({ scheduler: embedded() }), /k/);
   });
 });
-
-import type { Delayed } from "../../src/index.js";
-import { kDeps, kGraphNode } from "../../src/collections/compute.js";
-import type { Graph, GraphNode } from "../../src/core/graph.js";
-
-/** The merged graph behind some Delayed values (what compute() would schedule before optimizing). */
-function collectGraph(roots: readonly Delayed[]): { graph: Graph } {
-  const graph: Graph = new Map();
-  const stack = [...roots];
-  const seen = new Set<Delayed>();
-  const order: Delayed[] = [];
-  while (stack.length > 0) {
-    const d = stack.pop()!;
-    if (seen.has(d)) continue;
-    seen.add(d);
-    order.push(d);
-    for (const dep of d[kDeps]) stack.push(dep);
-  }
-  for (const d of order.reverse()) graph.set(d.key, d[kGraphNode] as GraphNode);
-  return { graph };
-}
