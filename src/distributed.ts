@@ -16,7 +16,7 @@ export { WorkerState, type WorkerEvent, type WorkerInstruction, type WorkerTaskS
 export { stimulusChannel } from "./scheduler/shell.js";
 export { SchedulerServer, type SchedulerServerOptions } from "./scheduler/server.js";
 export { NetworkWorker, type NetworkWorkerOptions } from "./worker/process.js";
-export { Client, type ClientOptions, type SubmitOptions, type FutureArgs } from "./client/client.js";
+export { Client, type ClientOptions, type SubmitOptions, type ScatterOptions, type FutureArgs } from "./client/client.js";
 export type { LocalNetworkOptions } from "./client/local-network.js";
 export { Future, type FutureStatus } from "./client/future.js";
 export { asCompleted, wait, type WaitForOptions } from "./client/waiting.js";

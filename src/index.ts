@@ -43,6 +43,7 @@ export {
   CycleError,
   TaskError,
   KilledWorkerError,
+  LostDataError,
   ClosedError,
   InvalidTransitionError,
   VisualizeError,

@@ -20,10 +20,11 @@
  * ```
  * @module
  */
-import { CancelledError, ClosedError, InvalidArgumentError, MissingKeyError, deserializeError } from "../core/errors.js";
+import { CancelledError, ClosedError, InvalidArgumentError, LostDataError, MissingKeyError, deserializeError } from "../core/errors.js";
 import { assertShippable, fnRefName, fnRefOf } from "../core/functions.js";
-import { lit, opRef, ref, task, type Expr, type Graph, type Key, type TaskNode } from "../core/graph.js";
+import { lit, ref, task, type Expr, type Graph, type Key, type TaskNode } from "../core/graph.js";
 import { randomToken, tokenize } from "../core/tokenize.js";
+import { sizeof } from "../serialize/sizeof.js";
 import { connect, type TcpComm } from "../comm/tcp.js";
 import type { ClientToScheduler, SchedulerToClient } from "../scheduler/protocol.js";
 import type { HeldKey, PersistedValue, RunOptions, Scheduler } from "../scheduler/types.js";
@@ -82,6 +83,21 @@ export interface SubmitOptions {
   readonly workers?: readonly string[];
   /** Run only where these resources are free (`{ GPU: 1 }`), holding them while it runs. */
   readonly resources?: Readonly<Record<string, number>>;
+}
+
+/**
+ * Options of {@link Client.scatter}.
+ *
+ * @example
+ * ```ts
+ * await client.scatter([model], { broadcast: true });
+ * ```
+ */
+export interface ScatterOptions {
+  /** A copy on every worker (every one of `workers`, if given) instead of one. Default false. */
+  readonly broadcast?: boolean;
+  /** Place the values on these workers only (addresses, as `client.run` reports them). */
+  readonly workers?: readonly string[];
 }
 
 const SUBMIT_OPTIONS = new Set(["key", "pure", "priority", "retries", "workers", "resources"]);
@@ -341,8 +357,8 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
       rec.status = "finished";
       rec.error = undefined;
     } else {
-      rec.status = "error";
       rec.error = taskError(m.blame, m.error);
+      rec.status = rec.error instanceof LostDataError && m.blame === m.key ? "lost" : "error";
     }
     this.wake(rec);
   }
@@ -566,20 +582,39 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
   }
 
   /**
-   * Put local values on the cluster; returns one future per value. The
-   * values travel with their tasks, so the scheduler can recreate them on
-   * another worker if the one holding them dies.
+   * Put local values on the cluster: each goes to one worker (the one holding
+   * the fewest bytes), or to every worker with `broadcast: true` — for a
+   * value many tasks read, so none has to fetch it. Resolves with one future
+   * per value once the values are there (waiting for a worker to join if
+   * there is none). Scattered values are data, not computations: if every
+   * worker holding one leaves, its future and what depends on it fail with
+   * {@link LostDataError}; the scheduler keeps no copy.
    *
    * @example
    * ```ts
-   * const [table] = client.scatter([bigLookupTable]);
-   * client.map((x: number, t: Map<number, string>) => t.get(x), [1, 2]); // pass `table` via submit
+   * const [table] = await client.scatter([bigLookupTable], { broadcast: true });
+   * const one = client.submit((id: number, t: Map<number, string>) => t.get(id), 1, table);
    * ```
    */
-  scatter<T>(values: readonly T[]): Future<T>[] {
-    const calls = values.map((v) => ({ key: `scatter-${tokenize(v)}`, node: task(opRef("dask.identity"), [lit(v)]) }));
-    if (calls.length > 0) this.submitTasks(calls, {});
-    return calls.map((c) => new Future<T>(c.key, this));
+  async scatter<T>(values: readonly T[], options: ScatterOptions = {}): Promise<Future<T>[]> {
+    if (!Array.isArray(values)) throw new InvalidArgumentError("values", "scatter takes an array of values.");
+    for (const k of Object.keys(options)) {
+      if (k !== "broadcast" && k !== "workers") throw new InvalidArgumentError("options", `Unknown scatter option "${k}"; the options are broadcast and workers.`);
+    }
+    const { broadcast, workers } = options;
+    if (broadcast !== undefined && typeof broadcast !== "boolean") throw new InvalidArgumentError("broadcast", "broadcast must be true or false.");
+    if (workers !== undefined && (!Array.isArray(workers) || workers.length === 0 || !workers.every((w) => typeof w === "string"))) {
+      throw new InvalidArgumentError("workers", "workers must be a non-empty array of worker addresses.");
+    }
+    this.checkOpen();
+    const keys = values.map((v) => `scatter-${tokenize(v)}`);
+    for (const k of keys) this.record(k);
+    // Held from now on, so the keys are released if the request fails and the futures are dropped.
+    const futures = keys.map((k) => new Future<T>(k, this));
+    if (keys.length > 0) {
+      await this.request("scatter", { keys, values, nbytes: values.map((v) => sizeof(v)), broadcast: broadcast === true, ...(workers === undefined ? {} : { workers: [...workers] }) });
+    }
+    return futures;
   }
 
   /**

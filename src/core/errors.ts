@@ -39,6 +39,7 @@ export interface DaskErrorCodes {
   DASK_ERR_CYCLE: CycleError;
   DASK_ERR_TASK: TaskError;
   DASK_ERR_KILLED_WORKER: KilledWorkerError;
+  DASK_ERR_LOST_DATA: LostDataError;
   DASK_ERR_CLOSED: ClosedError;
   DASK_ERR_INVALID_TRANSITION: InvalidTransitionError;
   DASK_ERR_VISUALIZE: VisualizeError;
@@ -315,6 +316,35 @@ export class KilledWorkerError extends DaskError {
     this.key = key;
     this.lastWorker = lastWorker;
     this.allowedFailures = allowedFailures;
+  }
+}
+
+/**
+ * A value that exists only as data — put on the cluster with `scatter`, not
+ * computed — was on workers that all left, so it cannot be recomputed. Its
+ * future and every task that needed it fail with this error.
+ *
+ * @example
+ * ```ts
+ * const [table] = await client.scatter([lookup]);   // one copy, on one worker
+ * // ...that worker dies...
+ * await table.result(); // LostDataError: scatter it again, or scatter with { broadcast: true }
+ * ```
+ */
+export class LostDataError extends DaskError {
+  override readonly name = "LostDataError";
+  /** The key of the lost value. */
+  readonly key: string;
+  /** The last worker that held it. */
+  readonly lastWorker: string;
+  constructor(key: string, lastWorker: string) {
+    super(
+      "DASK_ERR_LOST_DATA",
+      `Scattered value ${key} was lost: the last worker holding it (${lastWorker}) left, and data that was never computed cannot be ` +
+        `recomputed. Scatter it again; scatter with { broadcast: true } to keep a copy on every worker.`,
+    );
+    this.key = key;
+    this.lastWorker = lastWorker;
   }
 }
 
@@ -1011,6 +1041,9 @@ export function deserializeError(rec: SerializedError): Error {
       break;
     case "DASK_ERR_KILLED_WORKER":
       err = new KilledWorkerError(s("key"), s("lastWorker"), Number(f["allowedFailures"] ?? 0));
+      break;
+    case "DASK_ERR_LOST_DATA":
+      err = new LostDataError(s("key"), s("lastWorker"));
       break;
     case "DASK_ERR_CLOSED":
       err = new ClosedError("");

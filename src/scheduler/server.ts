@@ -103,6 +103,8 @@ export class SchedulerServer implements AsyncDisposable {
   private nextRequest = 0;
   private closing = false;
   private readonly timer: NodeJS.Timeout;
+  /** Woken when a worker registers (a scatter waiting for somewhere to put its values). */
+  private workerJoined: (() => void)[] = [];
 
   private constructor(
     private readonly listener: TcpListener<SchedulerToWorker | SchedulerToClient, WorkerToScheduler | ClientToScheduler>,
@@ -113,6 +115,7 @@ export class SchedulerServer implements AsyncDisposable {
     listener.onConnection((comm) => this.accept(comm));
     this.addService("run", { handle: (args) => this.runOnWorkers(args as { fn: FnRef; args: readonly unknown[] }) });
     this.addService("retire", { handle: (args) => this.retire(args as readonly string[]) });
+    this.addService("scatter", { handle: (args, client) => this.scatter(client, args) });
     this.fireAndForget = this.shell.stimulusId("fire-and-forget-client");
     // Keys given up for fire-and-forget are wanted by this client until they finish.
     this.shell.addClient(this.fireAndForget, (msg) => {
@@ -211,6 +214,9 @@ export class SchedulerServer implements AsyncDisposable {
     }, reg.resources);
     this.log(`worker ${w.name} registered at ${w.address} (${reg.nthreads} thread${reg.nthreads === 1 ? "" : "s"})`);
     this.broadcastWorkerCount();
+    const joined = this.workerJoined;
+    this.workerJoined = [];
+    for (const wake of joined) wake();
     return w;
   }
 
@@ -399,6 +405,48 @@ export class SchedulerServer implements AsyncDisposable {
       this.dropWorker(w, "retired", true);
     }
     return leaving.map((w) => w.address);
+  }
+
+  /**
+   * `client.scatter`: put a client's values on workers — waiting for a
+   * worker to join if there is none — and make them its futures' keys.
+   */
+  private scatter(client: string, args: unknown): number | Promise<number> {
+    const a = args as { keys?: unknown; values?: unknown; nbytes?: unknown; broadcast?: unknown; workers?: unknown };
+    const keys = a.keys;
+    if (!Array.isArray(keys) || !keys.every((k) => typeof k === "string") || !Array.isArray(a.values) || a.values.length !== keys.length) {
+      throw new InvalidArgumentError("values", "scatter needs as many keys as values.");
+    }
+    const nbytes = Array.isArray(a.nbytes) && a.nbytes.length === keys.length ? a.nbytes.map((n) => (typeof n === "number" && n >= 0 ? n : 0)) : keys.map(() => 0);
+    let workers: string[] | undefined;
+    if (a.workers !== undefined) {
+      if (!Array.isArray(a.workers) || !a.workers.every((w) => typeof w === "string")) throw new InvalidArgumentError("workers", "scatter's workers must be worker addresses.");
+      const unknown = a.workers.filter((w) => !this.workers.has(w));
+      if (unknown.length > 0) {
+        throw new InvalidArgumentError("workers", `No worker at ${unknown.join(", ")}: pass addresses of connected workers (client.run(() => 0) lists them by address).`);
+      }
+      workers = a.workers;
+    }
+    const place = (): number => {
+      this.shell.stimulus({
+        type: "scatter",
+        client,
+        keys,
+        values: a.values as unknown[],
+        nbytes,
+        broadcast: a.broadcast === true,
+        ...(workers === undefined ? {} : { workers }),
+        stimulusId: this.shell.stimulusId("scatter"),
+      });
+      return keys.length;
+    };
+    if (this.workers.size > 0) return place();
+    return new Promise<number>((resolve, reject) => {
+      this.workerJoined.push(() => {
+        if (!this.clients.has(client)) reject(new ClosedError(`Client ${client}`));
+        else resolve(place());
+      });
+    });
   }
 
   /** `client.run`: call a function in every worker process; the answers by worker address. */

@@ -27,11 +27,13 @@
  * Failure: a task that was processing on a worker that died is retried
  * elsewhere; after `allowedFailures` such deaths it errs with
  * {@link KilledWorkerError}. Results that lived only on the dead worker are
- * recomputed if anyone still needs them.
+ * recomputed if anyone still needs them — except scattered data (a task
+ * with no `run`), which the scheduler holds no copy of: losing its last
+ * holder errs it, and what needs it, with {@link LostDataError}.
  *
  * @module
  */
-import { InvalidTransitionError, KilledWorkerError, serializeError, type SerializedError } from "../core/errors.js";
+import { InvalidTransitionError, KilledWorkerError, LostDataError, serializeError, type SerializedError } from "../core/errors.js";
 import { keepShape } from "../core/shapes.js";
 import type { Key, TaskNode } from "../core/graph.js";
 import { EMPTY_SET, drop, empty, forgetLastPut, grow, put } from "./lazy-set.js";
@@ -52,7 +54,8 @@ export type TaskStateName = "released" | "waiting" | "queued" | "no-worker" | "p
 export interface SchedulerTask {
   readonly key: Key;
   state: TaskStateName;
-  readonly run: TaskNode;
+  /** What to run; undefined for data put on the cluster (`scatter`), which cannot be recomputed. */
+  readonly run: TaskNode | undefined;
   /** Group name (the key without its token), for statistics and root-task detection. */
   readonly group: TaskGroup;
   priority: Priority;
@@ -158,6 +161,23 @@ export type SchedulerEvent =
       readonly stimulusId: string;
     }
   | { readonly type: "client-releases-keys"; readonly client: string; readonly keys: readonly Key[]; readonly stimulusId: string }
+  /**
+   * A client puts values on the cluster (`scatter`): each is held by the
+   * worker with the fewest bytes (or by every worker, `broadcast`), wanted by
+   * the client, and never recomputed. The shell makes sure a worker exists.
+   */
+  | {
+      readonly type: "scatter";
+      readonly client: string;
+      readonly keys: readonly Key[];
+      readonly values: readonly unknown[];
+      readonly nbytes: readonly number[];
+      /** A copy on every (allowed) worker instead of one. */
+      readonly broadcast: boolean;
+      /** Place the values on these workers only (addresses). */
+      readonly workers?: readonly string[];
+      readonly stimulusId: string;
+    }
   /**
    * Copy a value the scheduler fetched (from a worker about to retire) to
    * another worker, which then holds it too. Ignored unless the key is in
@@ -302,6 +322,44 @@ keepShape(clientInstruction("", { op: "key-in-memory", key: "", hasValue: false 
 keepShape(workerInstruction("", freeKeysMsg([], "")));
 keepShape(computeTaskMsg("", { kind: "task", fn: { kind: "op", name: "" }, args: [], deps: [] }, undefined, [0, 0, 0], 0, false, ""));
 
+/** A new task record, every field present (see core/shapes.ts). */
+function newTask(
+  key: Key,
+  run: TaskNode | undefined,
+  group: TaskGroup,
+  priority: Priority,
+  retries: number,
+  restrictions: ReadonlySet<string> | undefined,
+  resources: Readonly<Record<string, number>> | undefined,
+): SchedulerTask {
+  return {
+    key,
+    state: "released",
+    run,
+    group,
+    priority,
+    dependencies: EMPTY_SET,
+    dependents: EMPTY_SET,
+    waitingOn: EMPTY_SET,
+    waiters: EMPTY_SET,
+    whoHas: EMPTY_SET,
+    processingOn: undefined,
+    whoWants: EMPTY_SET,
+    deliverTo: EMPTY_SET,
+    nbytes: 0,
+    suspicious: 0,
+    exception: undefined,
+    exceptionBlame: undefined,
+    runId: 0,
+    deliver: false,
+    rootSlot: false,
+    rec: undefined,
+    retries,
+    restrictions,
+    resources,
+  };
+}
+
 /** Deliver-and-forget only when every client that wants it asked for delivery and no task will read it. */
 function shouldDeliver(ts: SchedulerTask): boolean {
   if (ts.whoWants.size === 0 || ts.dependents.size > 0) return false;
@@ -431,6 +489,9 @@ export class SchedulerState {
       case "client-releases-keys":
         this.clientReleasesKeys(event.client, event.keys, recs);
         break;
+      case "scatter":
+        this.scatter(event, recs);
+        break;
       case "add-replica": {
         const ts = this.tasks.get(event.key);
         const ws = this.workers.get(event.worker);
@@ -479,6 +540,12 @@ export class SchedulerState {
     this.workers.delete(address);
     this.workerList.splice(this.workerList.indexOf(ws), 1);
     this.totalThreads -= ws.nthreads;
+    // Lost results first: a task re-placed below must see that its input is gone, not run with no holder for it.
+    for (const ts of [...ws.hasWhat]) {
+      ws.hasWhat.delete(ts);
+      drop(ts, "whoHas", ws);
+      if (ts.whoHas.size === 0 && ts.state === "memory") this.lastCopyGone(ts, address, recs);
+    }
     for (const ts of [...ws.processing]) {
       this.unassign(ts, ws);
       if (!expected) ts.suspicious += 1;
@@ -490,13 +557,6 @@ export class SchedulerState {
       } else {
         this.setState(ts, "released");
         recs.set(ts, "waiting");
-      }
-    }
-    for (const ts of [...ws.hasWhat]) {
-      ws.hasWhat.delete(ts);
-      drop(ts, "whoHas", ws);
-      if (ts.whoHas.size === 0 && ts.state === "memory") {
-        recs.set(ts, "released");
       }
     }
     // Every other worker may now have slots; also tasks bound to the dead one re-place.
@@ -534,49 +594,16 @@ export class SchedulerState {
       if (lastGroup !== undefined && run.fn === lastFn && end === lastGroup.name.length && key.startsWith(lastGroup.name)) {
         group = lastGroup;
       } else {
-        const groupName = key.slice(0, end);
-        const groupId = this.groupId(groupName, run.fn);
-        let g = this.groups.get(groupId);
-        if (g === undefined) {
-          // A group seen before (an earlier compute of the same function) starts from what it measured.
-          g = { name: groupName, id: groupId, size: 0, duration: this.durations.get(groupId) };
-          this.groups.set(groupId, g);
-        }
-        group = lastGroup = g;
+        group = lastGroup = this.groupOf(key.slice(0, end), run.fn);
         lastFn = run.fn;
       }
       group.size++;
-      const ts: SchedulerTask = {
-        key,
-        state: "released",
-        run,
-        group,
-        priority: [user, generation, i],
-        dependencies: EMPTY_SET,
-        dependents: EMPTY_SET,
-        waitingOn: EMPTY_SET,
-        waiters: EMPTY_SET,
-        whoHas: EMPTY_SET,
-        processingOn: undefined,
-        whoWants: EMPTY_SET,
-        deliverTo: EMPTY_SET,
-        nbytes: 0,
-        suspicious: 0,
-        exception: undefined,
-        exceptionBlame: undefined,
-        runId: 0,
-        deliver: false,
-        rootSlot: false,
-        rec: undefined,
-        retries,
-        restrictions,
-        resources,
-      };
+      const ts = newTask(key, run, group, [user, generation, i], retries, restrictions, resources);
       this.tasks.set(key, ts);
       fresh.push(ts);
     }
     for (const ts of fresh) {
-      for (const d of ts.run.deps) {
+      for (const d of ts.run!.deps) {
         const dts = this.tasks.get(d);
         if (dts === undefined) {
           this.dropFresh(fresh);
@@ -597,6 +624,79 @@ export class SchedulerState {
       if (ts.state === "memory" || ts.state === "erred") this.reportTo(ts, cs);
       else if (ts.state === "released" || ts.state === "forgotten") recs.set(ts, "waiting");
     }
+  }
+
+  /** A group by name and function, made on first use; it starts from what an earlier group of the same identity measured. */
+  private groupOf(name: string, fn: TaskNode["fn"] | undefined): TaskGroup {
+    const id = fn === undefined ? name : this.groupId(name, fn);
+    let g = this.groups.get(id);
+    if (g === undefined) {
+      g = { name, id, size: 0, duration: this.durations.get(id) };
+      this.groups.set(id, g);
+    }
+    return g;
+  }
+
+  private scatter(ev: Extract<SchedulerEvent, { type: "scatter" }>, recs: Recs): void {
+    let cs = this.clients.get(ev.client);
+    if (cs === undefined) {
+      cs = newClient(ev.client);
+      this.clients.set(ev.client, cs);
+    }
+    const allowed = ev.workers === undefined ? [...this.workerList] : this.workerList.filter((w) => ev.workers!.includes(w.address));
+    if (allowed.length === 0) throw new InvalidTransitionError(ev.keys[0] ?? "-", "scatter with no worker to hold the values");
+    // Spread single copies by bytes held, counting the ones placed just now.
+    const load = new Map(allowed.map((w) => [w, w.nbytes]));
+    const generation = this.generation++;
+    for (let i = 0; i < ev.keys.length; i++) {
+      const key = ev.keys[i]!;
+      let ts = this.tasks.get(key);
+      if (ts === undefined) {
+        const group = this.groupOf(keyGroup(key), undefined);
+        group.size++;
+        ts = newTask(key, undefined, group, [0, generation, i], 0, undefined, undefined);
+        this.tasks.set(key, ts);
+      } else if (ts.run !== undefined || (ts.state !== "memory" && ts.state !== "erred" && ts.state !== "released")) {
+        // The key names a computation (or a lost value being let go): it keeps its own course.
+        grow(ts, "whoWants").add(cs);
+        cs.wantsWhat.add(ts);
+        if (ts.state === "memory" || ts.state === "erred") this.reportTo(ts, cs);
+        continue;
+      }
+      grow(ts, "whoWants").add(cs);
+      cs.wantsWhat.add(ts);
+      drop(ts, "deliverTo", cs);
+      if (ts.state !== "memory") {
+        // New, or lost before and scattered again.
+        ts.exception = undefined;
+        ts.exceptionBlame = undefined;
+        ts.nbytes = ev.nbytes[i]!;
+      }
+      let targets: SchedulerWorker[];
+      if (ev.broadcast) targets = allowed;
+      else if (ts.whoHas.size > 0) targets = [];
+      else {
+        let best = allowed[0]!;
+        for (const w of allowed) if (load.get(w)! < load.get(best)!) best = w;
+        load.set(best, load.get(best)! + ts.nbytes);
+        targets = [best];
+      }
+      for (const ws of targets) {
+        if (ts.whoHas.has(ws)) continue;
+        this.send(ws.address, { op: "put-data", key, value: ev.values[i], nbytes: ts.nbytes, stimulusId: this.stimulusId });
+        this.addReplica(ts, ws);
+      }
+      if (ts.state !== "memory") {
+        this.setState(ts, "memory");
+        this.onMemory(ts, recs);
+      } else this.reportTo(ts, cs);
+    }
+  }
+
+  /** The last copy of a result is gone: compute it again if needed — or, for data, fail what needs it. */
+  private lastCopyGone(ts: SchedulerTask, lastWorker: string, recs: Recs): void {
+    if (ts.run === undefined) ts.exception = serializeError(new LostDataError(ts.key, lastWorker));
+    recs.set(ts, "released");
   }
 
   /**
@@ -695,7 +795,7 @@ export class SchedulerState {
           drop(ts, "whoHas", errant);
           errant.hasWhat.delete(ts);
           errant.nbytes -= ts.nbytes;
-          if (ts.whoHas.size === 0 && ts.state === "memory") recs.set(ts, "released");
+          if (ts.whoHas.size === 0 && ts.state === "memory") this.lastCopyGone(ts, errant.address, recs);
         }
         return;
       }
@@ -809,6 +909,13 @@ export class SchedulerState {
   }
 
   private releasedToWaiting(ts: SchedulerTask, recs: Recs): void {
+    if (ts.run === undefined) {
+      // Released data is data lost (see toReleased): there is nothing to run.
+      ts.exception ??= serializeError(new LostDataError(ts.key, "unknown"));
+      ts.exceptionBlame = ts;
+      recs.set(ts, "erred");
+      return;
+    }
     if (ts.whoWants.size === 0 && ts.waiters.size === 0 && ts.dependents.size > 0 && !hasActiveDependent(ts)) {
       // Nobody needs it any more.
       return;
@@ -910,7 +1017,7 @@ export class SchedulerState {
     // message a map of its own, which dies with the messages at the next full GC, and the code
     // optimized for it deoptimizes — once per computation, for the one task with inputs.
     const inputs = ts.dependencies.size > 0 ? this.inputsOf(ts) : undefined;
-    this.send(ws.address, computeTaskMsg(ts.key, ts.run, inputs, ts.priority, ts.runId, ts.deliver, this.stimulusId));
+    this.send(ws.address, computeTaskMsg(ts.key, ts.run!, inputs, ts.priority, ts.runId, ts.deliver, this.stimulusId));
   }
 
   /** Where a task's inputs are, as the compute-task message carries it. */
@@ -1155,7 +1262,12 @@ export class SchedulerState {
     this.setState(ts, "released");
     // Lost while still needed: compute it again.
     const needed = ts.whoWants.size > 0 || hasActiveDependent(ts);
-    if (needed) {
+    if (needed && ts.run === undefined) {
+      // Data cannot be computed again: it fails, and so does everything waiting for it.
+      ts.exception ??= serializeError(new LostDataError(ts.key, "unknown"));
+      ts.exceptionBlame = ts;
+      recs.set(ts, "erred");
+    } else if (needed) {
       for (const dep of ts.dependents) {
         if (dep.state === "waiting") {
           grow(dep, "waitingOn").add(ts);

@@ -52,7 +52,7 @@ describe("Client futures", () => {
   });
 
   it("scatter puts values on the cluster; typed arrays survive", async () => {
-    const [table, arr] = client.scatter([{ a: 1, b: 2 }, new Float64Array([1.5, 2.5])] as const);
+    const [table, arr] = await client.scatter([{ a: 1, b: 2 }, new Float64Array([1.5, 2.5])] as const);
     const sum = client.submit((t: { a: number; b: number }, xs: Float64Array) => t.a + t.b + xs[0]! + xs[1]!, table as Future<{ a: number; b: number }>, arr as Future<Float64Array>);
     assert.equal(await sum.result(), 7);
     const back = await (arr as Future<Float64Array>).result();

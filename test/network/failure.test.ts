@@ -2,7 +2,8 @@
  * A network cluster under failure, with workers in processes of their own
  * on loopback: a worker killed mid-computation, a worker that stops
  * answering, a task that kills every worker it runs on, garbage sent to the
- * scheduler's port, a client that leaves, and a scheduler that goes away.
+ * scheduler's port, a client that leaves, and a scheduler that goes away;
+ * scattered data, which is never recomputed: placed, broadcast, and lost.
  */
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -12,10 +13,12 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
 import { Client, SchedulerServer } from "../../src/distributed.js";
-import { ClosedError, KilledWorkerError } from "../../src/core/errors.js";
+import { ClosedError, InvalidArgumentError, KilledWorkerError, LostDataError } from "../../src/core/errors.js";
 
 const workerScript = fileURLToPath(new URL("../fixtures/network-worker.js", import.meta.url));
 const children = new Set<ChildProcess>();
+/** Each worker process's address, as it printed it. */
+const addressOf = new Map<ChildProcess, string>();
 after(() => {
   for (const c of children) c.kill("SIGKILL");
 });
@@ -27,7 +30,11 @@ async function startWorker(address: string, name: string): Promise<ChildProcess>
   child.once("exit", () => children.delete(child));
   const lines = createInterface({ input: child.stdout! });
   await new Promise<void>((resolve, reject) => {
-    lines.on("line", (l) => l.startsWith("ready ") && resolve());
+    lines.on("line", (l) => {
+      if (!l.startsWith("ready ")) return;
+      addressOf.set(child, l.slice("ready ".length));
+      resolve();
+    });
     child.once("exit", (code) => reject(new Error(`worker ${name} exited with ${code} before it was ready`)));
   });
   return child;
@@ -200,6 +207,102 @@ describe("graceful retirement", () => {
       await assert.rejects(c.client.retireWorkers([addresses[1]!]), /Cannot retire every worker/);
     } finally {
       await c.close();
+    }
+  });
+});
+
+describe("scattered data", () => {
+  const holders = (server: SchedulerServer, key: string): string[] => [...(server.shell.state.tasks.get(key)?.whoHas ?? [])].map((w) => w.address).sort();
+
+  it("goes to one worker each, spread by bytes; the scheduler keeps no copy", async () => {
+    const c = await cluster(2);
+    try {
+      const [a, b] = await c.client.scatter([new Float64Array(1000).fill(1), new Float64Array(1000).fill(2)]);
+      assert.equal(a!.status, "finished");
+      const places = [holders(c.server, a!.key), holders(c.server, b!.key)];
+      assert.deepEqual(places.map((p) => p.length), [1, 1]);
+      assert.notDeepEqual(places[0], places[1], "two equal values land on different workers");
+      assert.equal(c.server.shell.state.tasks.get(a!.key)!.run, undefined, "data, not a computation");
+      const sum = c.client.submit((x: Float64Array, y: Float64Array) => x[0]! + y[999]!, a!, b!);
+      assert.equal(await sum.result(), 3);
+      assert.deepEqual([...(await b!.result()).subarray(0, 2)], [2, 2]);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it("broadcast puts a copy on every worker (or every one named), and a copy survives a worker's death", async () => {
+    const c = await cluster(3);
+    try {
+      const [table] = await c.client.scatter([{ x: 41 }], { broadcast: true });
+      assert.deepEqual(holders(c.server, table!.key), [...c.server.workerAddresses].sort());
+      const two = c.workers.slice(0, 2).map((w) => addressOf.get(w)!);
+      const [pair] = await c.client.scatter([{ y: 1 }], { broadcast: true, workers: two });
+      assert.deepEqual(holders(c.server, pair!.key), [...two].sort());
+      const [one] = await c.client.scatter(["only here"], { workers: [two[1]!] });
+      assert.deepEqual(holders(c.server, one!.key), [two[1]]);
+      c.workers[0]!.kill("SIGKILL");
+      await exited(c.workers[0]!);
+      const total = c.client.submit((t: { x: number }, p: { y: number }) => t.x + p.y, table!, pair!);
+      assert.equal(await total.result(), 42);
+      assert.equal(table!.status, "finished");
+    } finally {
+      await c.close();
+    }
+  });
+
+  it("lost with the only worker holding it: its future and its dependents fail with LostDataError; scattering again brings it back", async () => {
+    const c = await cluster(2);
+    try {
+      const [value] = await c.client.scatter([{ n: 1 }], { workers: [addressOf.get(c.workers[0]!)!] });
+      const blocker = c.client.submitWith({ workers: [addressOf.get(c.workers[1]!)!] }, slowInc, 0, 60_000);
+      // Waits for `blocker` too, so it is still waiting for its inputs when the value is lost.
+      const dependent = c.client.submit((v: { n: number }, _b: number) => v.n, value!, blocker);
+      c.workers[0]!.kill("SIGKILL");
+      // The dependent hears of the loss with the value: the value's own future has changed by then.
+      const depErr = await dependent.exception();
+      assert.ok(depErr instanceof LostDataError, String(depErr));
+      assert.equal(dependent.status, "error");
+      assert.equal(value!.status, "lost");
+      const err = await value!.exception();
+      assert.ok(err instanceof LostDataError, String(err));
+      assert.equal(err.key, value!.key);
+      assert.equal(err.lastWorker, addressOf.get(c.workers[0]!));
+      assert.match(err.message, /Scatter it again/);
+      await assert.rejects(value!.result(), LostDataError);
+      const [again] = await c.client.scatter([{ n: 1 }]);
+      assert.equal(again!.key, value!.key);
+      assert.deepEqual(await again!.result(), { n: 1 });
+      assert.equal(await c.client.submit((v: { n: number }) => v.n + 1, again!).result(), 2);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it("waits for a worker when there is none, and refuses bad options", async () => {
+    const server = await SchedulerServer.start({ port: 0, scheduler: { validate: true } });
+    const client = await Client.connect(server.address, { setAsDefault: false });
+    try {
+      const pending = client.scatter([7]);
+      let landed = false;
+      void pending.then(() => (landed = true));
+      // A round trip behind the scatter: the scheduler has seen it, and placed nothing.
+      assert.deepEqual(await client.run(() => 0), {});
+      assert.equal(landed, false);
+      assert.equal(server.shell.state.tasks.size, 0);
+      const w = await startWorker(server.address, "late");
+      const [seven] = await pending;
+      assert.equal(await seven!.result(), 7);
+      assert.deepEqual(holders(server, seven!.key), [addressOf.get(w)]);
+      await assert.rejects(client.scatter([1], { broadcast: "yes" as unknown as boolean }), InvalidArgumentError);
+      await assert.rejects(client.scatter([1], { hash: false } as never), /Unknown scatter option "hash"/);
+      await assert.rejects(client.scatter([1], { workers: [] }), InvalidArgumentError);
+      await assert.rejects(client.scatter([1], { workers: ["tcp://127.0.0.1:1"] }), (e: unknown) => e instanceof InvalidArgumentError && /No worker at tcp:\/\/127.0.0.1:1/.test(e.message));
+      await assert.rejects(client.scatter("abc" as unknown as string[]), InvalidArgumentError);
+      assert.deepEqual(await client.scatter([]), []);
+    } finally {
+      await client.close();
+      await server.close();
     }
   });
 });

@@ -704,6 +704,48 @@ describe("SchedulerState: worker loss", () => {
   });
 });
 
+describe("SchedulerState: scattered data", () => {
+  const scatter = (d: SchedulerDriver, keys: Key[], opts: { broadcast?: boolean; workers?: string[]; nbytes?: number[] } = {}) =>
+    d.handle({ type: "scatter", client: "c1", keys, values: keys.map((k) => `value of ${k}`), nbytes: opts.nbytes ?? keys.map(() => 100), broadcast: opts.broadcast ?? false, ...(opts.workers ? { workers: opts.workers } : {}), stimulusId: d.sid("scatter") });
+  const putData = (out: ReturnType<SchedulerDriver["handle"]>) => toWorkers(out).filter((i) => i.msg.op === "put-data").map((i) => [i.worker, (i.msg as { key: Key }).key]);
+
+  it("places each value on the worker holding the fewest bytes, or on every worker; reports it in memory", () => {
+    const d = new SchedulerDriver();
+    d.addWorker("w1");
+    d.addWorker("w2");
+    let out = scatter(d, ["s-a", "s-b", "s-c"], { nbytes: [500, 100, 100] });
+    assert.deepEqual(putData(out), [["w1", "s-a"], ["w2", "s-b"], ["w2", "s-c"]]);
+    assert.deepEqual(clientMsgs(out).map((m) => [m.op, m.key]), [["key-in-memory", "s-a"], ["key-in-memory", "s-b"], ["key-in-memory", "s-c"]]);
+    out = scatter(d, ["s-all"], { broadcast: true });
+    assert.deepEqual(putData(out), [["w1", "s-all"], ["w2", "s-all"]]);
+    out = scatter(d, ["s-a"], { broadcast: true });
+    assert.deepEqual(putData(out), [["w2", "s-a"]], "a broadcast of a held value copies it where it is missing");
+    assert.equal(d.s.tasks.get("s-a")!.run, undefined);
+  });
+
+  it("losing the last copy errs the value with LostDataError, and its dependents; a worker with a copy keeps it", () => {
+    const d = new SchedulerDriver();
+    d.addWorker("w1");
+    d.addWorker("w2");
+    scatter(d, ["s-one"], { workers: ["w1"] });
+    scatter(d, ["s-both"], { broadcast: true });
+    d.submit("c1", [["use", call(add, "s-one", "s-both")]], ["use"], false);
+    const out = d.removeWorker("w1");
+    const erred = clientMsgs(out, "c1").filter((m) => m.op === "task-erred");
+    assert.deepEqual(erred.map((m) => [m.key, m.op === "task-erred" ? m.blame : ""]), [["s-one", "s-one"], ["use", "s-one"]]);
+    assert.equal(erred[0]!.op === "task-erred" && erred[0]!.error.code, "DASK_ERR_LOST_DATA");
+    assert.equal(erred[0]!.op === "task-erred" && erred[0]!.error.fields?.["lastWorker"], "w1");
+    assert.equal(computeTasks(out).length, 0, "nothing is run to recreate data");
+    assert.equal(d.stateOf("s-both"), "memory");
+    // Scattered again, the same key is data in memory again.
+    const again = scatter(d, ["s-one"]);
+    assert.deepEqual(putData(again), [["w2", "s-one"]]);
+    assert.equal(d.stateOf("s-one"), "memory");
+    d.release("c1", ["s-one", "s-both", "use"]);
+    assert.equal(d.s.tasks.size, 0);
+  });
+});
+
 describe("SchedulerState: no workers", () => {
   it("ready tasks wait in no-worker until a worker joins", () => {
     const d = new SchedulerDriver();
