@@ -414,6 +414,7 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
     if (this.closed) return;
     this.closed = true;
     this.closeReason = reason;
+    this.shell.close();
     if (defaultInstance === this) {
       defaultCluster = undefined;
       defaultInstance = undefined;

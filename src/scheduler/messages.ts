@@ -65,8 +65,19 @@ export interface PutDataMsg {
   readonly stimulusId: string;
 }
 
+/**
+ * Scheduler → worker: give this task up if it has not started (work
+ * stealing); answered with {@link StealResponseMsg}.
+ */
+export interface StealRequestMsg {
+  readonly op: "steal-request";
+  readonly key: Key;
+  readonly runId: number;
+  readonly stimulusId: string;
+}
+
 /** Any message the scheduler sends a worker. */
-export type ToWorkerMsg = ComputeTaskMsg | FreeKeysMsg | PutDataMsg;
+export type ToWorkerMsg = ComputeTaskMsg | FreeKeysMsg | PutDataMsg | StealRequestMsg;
 
 /** Worker → scheduler: a task's result is in memory (or, when delivered, travels with this message). */
 export interface TaskFinishedMsg {
@@ -115,8 +126,21 @@ export interface TasksFinishedMsg {
   readonly stimulusIds: readonly string[];
 }
 
+/**
+ * Worker → scheduler: whether it gave up a task the scheduler asked to steal
+ * (`stolen`: it had not started, and is forgotten here; otherwise it is
+ * running or done, and its result will come as usual).
+ */
+export interface StealResponseMsg {
+  readonly op: "steal-response";
+  readonly key: Key;
+  readonly runId: number;
+  readonly stolen: boolean;
+  readonly stimulusId: string;
+}
+
 /** Any message a worker sends the scheduler. */
-export type FromWorkerMsg = TaskFinishedMsg | TaskErredMsg | MissingDataMsg;
+export type FromWorkerMsg = TaskFinishedMsg | TaskErredMsg | MissingDataMsg | StealResponseMsg;
 
 /** What reaches the scheduler from a worker: its messages, runs of task-finished possibly packed into one tasks-finished. */
 export type WorkerReportMsg = FromWorkerMsg | TasksFinishedMsg;

@@ -233,7 +233,7 @@ export class SchedulerServer implements AsyncDisposable {
         const r = w.runs.get(m.id);
         w.runs.delete(m.id);
         r?.(m);
-      } else if (m.op === "task-finished" || m.op === "tasks-finished" || m.op === "task-erred" || m.op === "missing-data") task.push(m);
+      } else if (m.op === "task-finished" || m.op === "tasks-finished" || m.op === "task-erred" || m.op === "missing-data" || m.op === "steal-response") task.push(m);
     }
     if (task.length > 0) this.shell.fromWorker(w.address, task);
   }
@@ -496,6 +496,7 @@ export class SchedulerServer implements AsyncDisposable {
     if (this.closing) return;
     this.closing = true;
     clearInterval(this.timer);
+    this.shell.close();
     for (const w of this.workers.values()) post(w.comm, { op: "terminate", reason: "the scheduler is shutting down" });
     await Promise.all([...this.workers.values()].map((w) => w.comm.close("the scheduler is shutting down")));
     await Promise.all([...this.clients.values()].map((c) => c.close("the scheduler is shutting down")));

@@ -5,6 +5,9 @@
  * about how a link carries messages, so the embedded cluster (MessagePorts)
  * and the network scheduler (TCP) use it alike.
  *
+ * It also keeps the clock the machine does not have: a `balance` stimulus
+ * every `workStealingIntervalMs` for work stealing.
+ *
  * Observability: every stimulus is published on the `dask-ts:scheduler:stimulus`
  * diagnostics channel when anyone subscribes.
  *
@@ -42,9 +45,22 @@ export class SchedulerShell {
   private readonly links = new Map<string, WorkerLink>();
   private readonly clients = new Map<string, ClientHandler>();
   private seq = 0;
+  private readonly balancer: NodeJS.Timeout | undefined;
 
   constructor(config: SchedulerConfig = {}) {
     this.state = new SchedulerState(config);
+    if (config.workStealing !== false) {
+      // Unref'd: balancing never keeps a program alive.
+      this.balancer = setInterval(() => {
+        if (this.state.workers.size > 1) this.stimulus({ type: "balance", stimulusId: this.stimulusId("balance") });
+      }, config.workStealingIntervalMs ?? 100);
+      this.balancer.unref();
+    }
+  }
+
+  /** Stop the timers (the balance rounds). */
+  close(): void {
+    clearInterval(this.balancer);
   }
 
   /** A fresh stimulus id with a readable prefix. */

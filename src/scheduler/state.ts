@@ -21,6 +21,9 @@
  *   memory. When a group's tasks are known to be tiny, the limit widens to
  *   cover `pipelineSeconds` of work per thread — enough to keep a worker busy
  *   across a message round trip, which is what makes microsecond tasks cheap.
+ * - Work stealing corrects placement afterwards: on each `balance` stimulus,
+ *   tasks that have not started move from overloaded workers to idle ones
+ *   (stealing.ts decides which; the victim confirms it had not started).
  * - Outputs only a `compute()` caller wants are delivered with the
  *   `task-finished` message and forgotten at once: no second round trip.
  *
@@ -38,6 +41,7 @@ import { keepShape } from "../core/shapes.js";
 import type { Key, TaskNode } from "../core/graph.js";
 import { EMPTY_SET, drop, empty, forgetLastPut, grow, put } from "./lazy-set.js";
 import { PriorityQueue } from "./priority-queue.js";
+import { planSteals, type StealMove } from "./stealing.js";
 import { comparePriority, reportStimulusId, type ComputeTaskMsg, type Priority, type TaskInputs, type ToClientMsg, type ToWorkerMsg, type WorkerReportMsg } from "./messages.js";
 
 /**
@@ -184,7 +188,9 @@ export type SchedulerEvent =
    * memory and the worker does not hold it yet.
    */
   | { readonly type: "add-replica"; readonly key: Key; readonly worker: string; readonly value: unknown; readonly nbytes: number; readonly stimulusId: string }
-  | { readonly type: "worker-message"; readonly worker: string; readonly msg: WorkerReportMsg; readonly stimulusId: string };
+  | { readonly type: "worker-message"; readonly worker: string; readonly msg: WorkerReportMsg; readonly stimulusId: string }
+  /** Time to rebalance (the shell's timer): ask overloaded workers to give tasks to idle ones (see stealing.ts). */
+  | { readonly type: "balance"; readonly stimulusId: string };
 
 /**
  * A message to send, the output of a transition.
@@ -219,6 +225,10 @@ export interface SchedulerConfig {
   readonly validate?: boolean;
   /** Keep the last N transitions for {@link SchedulerState.story}. Default 0 (off). */
   readonly transitionLogSize?: number;
+  /** Move waiting work from overloaded workers to idle ones (see stealing.ts). Default true. */
+  readonly workStealing?: boolean;
+  /** How often the shell asks for a balance round, in milliseconds. Default 100. */
+  readonly workStealingIntervalMs?: number;
 }
 
 /** One entry of the transition log. */
@@ -420,6 +430,9 @@ export class SchedulerState {
   private stimulusId = "";
   private readonly workerBatches = new Map<string, SchedulerInstruction[]>();
   private readonly recs = new Recs();
+  private readonly workStealing: boolean;
+  /** Steals asked for and not yet answered, by the run id the victim was given. */
+  private readonly steals = new Map<number, StealMove>();
 
   constructor(config: SchedulerConfig = {}) {
     this.saturation = config.workerSaturation ?? 1.1;
@@ -428,6 +441,7 @@ export class SchedulerState {
     this.allowedFailures = config.allowedFailures ?? 3;
     this.validateAfter = config.validate ?? false;
     this.logSize = config.transitionLogSize ?? 0;
+    this.workStealing = config.workStealing ?? true;
   }
 
   /** Feed one stimulus; returns the messages to send, in order. */
@@ -502,6 +516,9 @@ export class SchedulerState {
       }
       case "worker-message":
         this.workerMessage(this.workers.get(event.worker), event.msg, recs);
+        break;
+      case "balance":
+        this.balance();
         break;
     }
     this.transitions(recs);
@@ -786,6 +803,22 @@ export class SchedulerState {
         ts.exception = msg.error;
         ts.exceptionBlame = ts;
         recs.set(ts, "erred");
+        return;
+      }
+      case "steal-response": {
+        const move = this.steals.get(msg.runId);
+        this.steals.delete(msg.runId);
+        const ts = move?.task;
+        // Refused (it had started), or the run is no longer current: its result comes, or came, as usual.
+        if (!msg.stolen || ts === undefined || ws === undefined || ts.state !== "processing" || ts.processingOn !== ws || ts.runId !== msg.runId) return;
+        this.unassign(ts, ws);
+        const thief = move!.thief;
+        if (this.workers.get(thief.address) === thief && this.fits(ts, thief)) this.assign(ts, thief, false);
+        else {
+          // The thief left or filled up meanwhile: place it afresh.
+          this.setState(ts, "released");
+          recs.set(ts, "waiting");
+        }
         return;
       }
       case "missing-data": {
@@ -1127,6 +1160,7 @@ export class SchedulerState {
     ws.occupancy = ws.processing.size === 0 ? 0 : Math.max(0, ws.occupancy - (ts.group.duration ?? UNKNOWN_DURATION));
     ts.processingOn = undefined;
     this.running.delete(ts.runId);
+    if (this.steals.size > 0) this.steals.delete(ts.runId);
   }
 
   /**
@@ -1162,6 +1196,21 @@ export class SchedulerState {
     // Bounded: keys with generated names must not grow it forever.
     if (!this.durations.has(g.id) && this.durations.size >= 10_000) this.durations.delete(this.durations.keys().next().value!);
     this.durations.set(g.id, g.duration);
+  }
+
+  /** A balance round: ask victims to give up the tasks the plan would move. */
+  private balance(): void {
+    if (!this.workStealing || this.workerList.length < 2) return;
+    const moves = planSteals({
+      workers: this.workerList,
+      inFlight: this.steals.values(),
+      fits: (ts, ws) => this.fits(ts, ws),
+      duration: (ts) => ts.group.duration ?? UNKNOWN_DURATION,
+    });
+    for (const m of moves) {
+      this.steals.set(m.task.runId, m);
+      this.send(m.victim.address, { op: "steal-request", key: m.task.key, runId: m.task.runId, stimulusId: this.stimulusId });
+    }
   }
 
   /** Keys in memory that only `address` holds: what its retirement would lose. */
@@ -1357,6 +1406,9 @@ export class SchedulerState {
       }
     }
     if (this.running.size !== processing) throw new InvalidTransitionError("-", `${this.running.size} runs listed, ${processing} tasks processing`);
+    for (const [runId, m] of this.steals) {
+      if (this.running.get(runId) !== m.task || m.task.processingOn !== m.victim) fail(m.task, `a steal of run ${runId} is pending, but the run is not processing on ${m.victim.address}`);
+    }
     for (const ts of this.tasks.values()) {
       switch (ts.state) {
         case "memory":

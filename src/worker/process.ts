@@ -195,6 +195,7 @@ export class NetworkWorker {
         case "compute-task":
         case "free-keys":
         case "put-data":
+        case "steal-request":
           this.threadComm.send(m);
           break;
         case "get-data":

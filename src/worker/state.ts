@@ -14,6 +14,9 @@
  * first, in which case it resumes). A failed task is reported and forgotten:
  * the scheduler keeps the error.
  *
+ * Stealing: asked to give up a run, the worker does so only while it is
+ * `waiting` or `ready`, and answers either way.
+ *
  * Fetch policy: inputs are bundled per peer, one transfer per peer at a time;
  * a peer that fails is dropped from every key's sources, and a key with no
  * sources left is reported to the scheduler as missing.
@@ -74,6 +77,8 @@ export interface WorkerTask {
 export type WorkerEvent =
   | { readonly type: "compute-task"; readonly msg: ComputeTaskMsg; readonly stimulusId: string }
   | { readonly type: "free-keys"; readonly keys: readonly Key[]; readonly stimulusId: string }
+  /** The scheduler would move this run elsewhere (work stealing): give it up unless it has started. */
+  | { readonly type: "steal-request"; readonly key: Key; readonly runId: number; readonly stimulusId: string }
   /** The shell stored a value the scheduler sent (`put-data`). */
   | { readonly type: "put-data"; readonly key: Key; readonly nbytes: number; readonly stimulusId: string }
   | { readonly type: "execute-success"; readonly key: Key; readonly runId: number; readonly nbytes: number; readonly duration: number; readonly value?: unknown; readonly stimulusId: string }
@@ -142,6 +147,15 @@ export class WorkerState {
       case "free-keys":
         for (const k of ev.keys) this.freeKey(k);
         break;
+      case "steal-request": {
+        // Only a run that has not started moves: one under way cannot be interrupted, and
+        // a finished one has reported already (its message precedes this answer).
+        const ts = this.tasks.get(ev.key);
+        const stolen = ts !== undefined && ts.wanted && ts.runId === ev.runId && (ts.state === "ready" || ts.state === "waiting");
+        if (stolen) this.freeKey(ev.key);
+        this.out.push({ type: "send", msg: { op: "steal-response", key: ev.key, runId: ev.runId, stolen, stimulusId: ev.stimulusId } });
+        break;
+      }
       case "put-data":
         this.putData(ev.key, ev.nbytes);
         break;

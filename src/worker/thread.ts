@@ -61,6 +61,7 @@ function onSchedulerMessages(msgs: ToThreadMsg[]): void {
       case "compute-task":
       case "free-keys":
       case "put-data":
+      case "steal-request":
         handleSchedulerMsg(msg);
         break;
       case "get-data":
@@ -85,6 +86,9 @@ function handleSchedulerMsg(msg: ToWorkerMsg): void {
       break;
     case "free-keys":
       ev = { type: "free-keys", keys: msg.keys, stimulusId: msg.stimulusId };
+      break;
+    case "steal-request":
+      ev = { type: "steal-request", key: msg.key, runId: msg.runId, stimulusId: msg.stimulusId };
       break;
     case "put-data":
       data.set(msg.key, msg.value);

@@ -269,6 +269,8 @@ export interface ClusterOptions {
   readonly onStep?: (cluster: Cluster, step: number) => void;
   /** Also run {@link Cluster.validate} (data maps against worker states) after every item. Default false. */
   readonly validateEveryStep?: boolean;
+  /** Give the scheduler a `balance` stimulus (work stealing) every this many steps. Default never. */
+  readonly balanceEvery?: number;
 }
 
 export class Cluster {
@@ -287,6 +289,7 @@ export class Cluster {
   private readonly duration: (key: Key) => number;
   private readonly onStep: ((cluster: Cluster, step: number) => void) | undefined;
   private readonly validateEveryStep: boolean;
+  private readonly balanceEvery: number | undefined;
 
   constructor(opts: ClusterOptions) {
     this.scheduler = new SchedulerState({ validate: true, ...opts.scheduler });
@@ -294,6 +297,7 @@ export class Cluster {
     this.duration = opts.duration ?? (() => 1e-5);
     this.onStep = opts.onStep;
     this.validateEveryStep = opts.validateEveryStep ?? false;
+    this.balanceEvery = opts.balanceEvery;
     for (const n of opts.workers) this.addWorker(n);
   }
 
@@ -418,7 +422,12 @@ export class Cluster {
         this.push(`s->${ins.worker}`, { kind: "to-worker", worker: ins.worker, ev: { type: "put-data", key: msg.key, nbytes: msg.nbytes, stimulusId: msg.stimulusId }, value: msg.value });
         continue;
       }
-      const wev: WorkerEvent = msg.op === "compute-task" ? { type: "compute-task", msg, stimulusId: msg.stimulusId } : { type: "free-keys", keys: msg.keys, stimulusId: msg.stimulusId };
+      const wev: WorkerEvent =
+        msg.op === "compute-task"
+          ? { type: "compute-task", msg, stimulusId: msg.stimulusId }
+          : msg.op === "steal-request"
+            ? { type: "steal-request", key: msg.key, runId: msg.runId, stimulusId: msg.stimulusId }
+            : { type: "free-keys", keys: msg.keys, stimulusId: msg.stimulusId };
       this.push(`s->${ins.worker}`, { kind: "to-worker", worker: ins.worker, ev: wev });
     }
   }
@@ -563,6 +572,7 @@ export class Cluster {
         break;
     }
     this.steps++;
+    if (this.balanceEvery !== undefined && this.steps % this.balanceEvery === 0) this.toScheduler({ type: "balance", stimulusId: this.sid("balance") });
     if (this.validateEveryStep) this.validate();
     this.onStep?.(this, this.steps);
   }
