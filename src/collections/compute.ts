@@ -263,7 +263,23 @@ export type Resolved<T> =
  * const [n, list]: Computed<[Delayed<number>, Delayed<number>[]]> = await compute(a, [b, c]);
  * ```
  */
-export type Computed<T extends readonly unknown[]> = { -readonly [K in keyof T]: Resolved<T[K]> };
+export type Computed<T extends readonly unknown[]> = ResolvedEach<WithoutOptions<T>>;
+
+/** {@link Resolved} of each element (a mapped type over a type parameter keeps tuples tuples). */
+type ResolvedEach<T extends readonly unknown[]> = { -readonly [K in keyof T]: Resolved<T[K]> };
+
+/** The arguments of `compute` without a trailing options object, as {@link splitOptions} takes it off at run time. */
+type WithoutOptions<T extends readonly unknown[]> = T extends readonly [...infer V extends readonly unknown[], infer L]
+  ? L extends Delayed | Collection<unknown> | readonly unknown[] | ((...args: never[]) => unknown)
+    ? T
+    : L extends object
+      ? [keyof L] extends [never]
+        ? T
+        : [Exclude<keyof L, keyof ComputeOptions>] extends [never]
+          ? V
+          : T
+      : T
+  : T;
 
 /**
  * Compute several lazy values together, sharing intermediates. Arrays and

@@ -31,7 +31,7 @@ async function run(workStealing: boolean): Promise<{ total: number; moved: numbe
   const data = delayed(() => [100])();
   const reads = Array.from({ length: 16 }, (_, i) => delayed(slowRead)(data, i));
   const before = stolen;
-  const [parts] = (await compute(reads, { scheduler: cluster, optimize: false })) as unknown as [number[]];
+  const [parts] = await compute(reads, { scheduler: cluster, optimize: false });
   const total = parts.reduce((a, b) => a + b, 0);
   return { total, moved: stolen - before };
 }
