@@ -18,6 +18,7 @@ export { SchedulerServer, type SchedulerServerOptions } from "./scheduler/server
 export { NetworkWorker, type NetworkWorkerOptions } from "./worker/process.js";
 export { Client, type ClientOptions, type SubmitOptions, type ScatterOptions, type FutureArgs } from "./client/client.js";
 export type { LocalNetworkOptions } from "./client/local-network.js";
+export type { UploadOptions, UploadedModule } from "./client/upload.js";
 export { Future, type FutureStatus } from "./client/future.js";
 export { asCompleted, wait, type WaitForOptions } from "./client/waiting.js";
 export { Queue, Variable, Lock, Event, Semaphore, type PrimitiveOptions, type WaitOptions, type SemaphoreOptions } from "./client/primitives.js";

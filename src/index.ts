@@ -68,6 +68,10 @@ export {
   UnknownNameError,
   DatasetExistsError,
   NotHeldError,
+  UploadSourceError,
+  UploadTooLargeError,
+  UploadError,
+  type UploadFailure,
   type DaskErrorCode,
   type DaskErrorCodes,
 } from "./core/errors.js";

@@ -39,6 +39,9 @@ const expected: Record<string, string[]> = {
     "TimeoutError",
     "UnknownCompressionError",
     "UnknownNameError",
+    "UploadError",
+    "UploadSourceError",
+    "UploadTooLargeError",
     "VisualizeError",
     "compute",
     "cull",
@@ -178,5 +181,8 @@ function sampleErrors(errors: typeof import("../src/core/errors.js")) {
     new errors.UnknownNameError("dataset", "nope"),
     new errors.DatasetExistsError("x"),
     new errors.NotHeldError("lock", "db"),
+    new errors.UploadSourceError("./tasks.js", "ENOENT"),
+    new errors.UploadTooLargeError("/app", 300, 100),
+    new errors.UploadError("file:///app/tasks.js", [{ worker: "tcp://127.0.0.1:1", reason: "SyntaxError: Unexpected token" }]),
   ];
 }

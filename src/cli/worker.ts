@@ -40,6 +40,10 @@ Options:
                           IFACE is 0.0.0.0)
   --connect-timeout TIME  how long to keep trying to reach the scheduler, such
                           as 30s, 500ms or 2m (default 30s)
+  --local-directory DIR   where each worker keeps its files (modules uploaded
+                          by clients), in a directory of its own that it
+                          removes when it stops (default: the system's
+                          temporary directory)
 
 Exit status: 0 when the workers stopped because the scheduler went away or
 told them to leave, or on Ctrl-C; 1 when a worker could not start (the
@@ -55,6 +59,7 @@ const FLAGS = {
   host: "string",
   "contact-host": "string",
   "connect-timeout": "string",
+  "local-directory": "string",
 } as const;
 
 /** The workers to start, as the flags ask. */
@@ -67,6 +72,7 @@ interface WorkerPlan {
   readonly host: string | undefined;
   readonly contactHost: string | undefined;
   readonly connectTimeoutMs: number;
+  readonly localDirectory: string | undefined;
 }
 
 /** A memory size (`4GiB`, `512MB`, `2G`: SI or IEC units, as {@link parseBytes} reads them) in whole MiB. */
@@ -121,6 +127,8 @@ function plan(args: readonly string[]): { plan: WorkerPlan; nanny: boolean } {
   const resources = text("resources");
   const host = text("host");
   const contactHost = text("contact-host");
+  const localDirectory = text("local-directory");
+  if (localDirectory?.trim() === "") throw new CliUsageError("--local-directory is empty");
   return {
     nanny: !flags.has("no-nanny"),
     plan: {
@@ -132,6 +140,7 @@ function plan(args: readonly string[]): { plan: WorkerPlan; nanny: boolean } {
       host: host === undefined ? undefined : checkHost(host, "host"),
       contactHost: contactHost === undefined ? undefined : checkHost(contactHost, "contact-host"),
       connectTimeoutMs: parseDuration(text("connect-timeout") ?? "30s", "connect-timeout"),
+      localDirectory,
     },
   };
 }
@@ -143,6 +152,7 @@ function childArgs(p: WorkerPlan): string[] {
   if (p.resources !== undefined) out.push("--resources", Object.entries(p.resources).map(([k, v]) => `${k}=${v}`).join(","));
   if (p.host !== undefined) out.push("--host", p.host);
   if (p.contactHost !== undefined) out.push("--contact-host", p.contactHost);
+  if (p.localDirectory !== undefined) out.push("--local-directory", p.localDirectory);
   return out;
 }
 
@@ -215,6 +225,7 @@ async function runWorkers(p: WorkerPlan): Promise<number> {
         ...(p.resources === undefined ? {} : { resources: p.resources }),
         ...(p.host === undefined ? {} : { host: p.host }),
         ...(p.contactHost === undefined ? {} : { contactHost: p.contactHost }),
+        ...(p.localDirectory === undefined ? {} : { localDirectory: p.localDirectory }),
       }).then((w) => {
         workers.push(w);
         console.log(`worker ${w.name} at ${w.address}`);

@@ -20,7 +20,7 @@
  * ```
  * @module
  */
-import { CancelledError, ClosedError, InvalidArgumentError, LostDataError, MissingKeyError, deserializeError } from "../core/errors.js";
+import { CancelledError, ClosedError, InvalidArgumentError, LostDataError, MessageTooLargeError, MissingKeyError, UploadTooLargeError, deserializeError } from "../core/errors.js";
 import { assertShippable, fnRefName, fnRefOf } from "../core/functions.js";
 import { lit, ref, task, type Expr, type Graph, type Key, type TaskNode } from "../core/graph.js";
 import { randomToken, tokenize } from "../core/tokenize.js";
@@ -35,6 +35,7 @@ import { LocalNetworkCluster, type LocalNetworkOptions } from "./local-network.j
 import { graphToTasks } from "../scheduler/intake.js";
 import type { SharedValue } from "../scheduler/coordination.js";
 import { packShared, unpackShared } from "./shared-value.js";
+import { readUpload, type UploadOptions, type UploadedModule } from "./upload.js";
 import "../ops/index.js";
 
 /**
@@ -704,6 +705,48 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
    */
   retireWorkers(addresses: readonly string[]): Promise<string[]> {
     return this.request("retire", addresses);
+  }
+
+  /**
+   * Send a module of yours to every worker — those that join later, or are
+   * restarted, too — so that tasks using its functions (by
+   * `registerModule(import.meta.url, ...)`) run on workers that cannot see
+   * the file where it is here. `module` is a `file:` URL (`import.meta.url`)
+   * or a path; with `root`, the whole directory tree around it goes too
+   * (dot entries and `node_modules` aside), so its relative imports of your
+   * other modules work. Its imports of packages find those installed where
+   * the workers run. Resolves once every current worker has stored it and
+   * imported the module; uploading a changed version again replaces it.
+   *
+   * @throws UploadSourceError when the module or root does not exist or is not what it should be.
+   * @throws UploadTooLargeError when it is over what one message may carry.
+   * @throws UploadError naming each worker where it could not be stored or imported.
+   *
+   * @example
+   * ```ts
+   * // tasks.ts
+   * import { registerModule } from "dask-ts";
+   * export function score(line: string) { return line.length; }
+   * registerModule(import.meta.url, { score });
+   *
+   * // main.ts
+   * import { score } from "./tasks.js";
+   * await client.uploadModule(new URL("./tasks.js", import.meta.url), { root: new URL(".", import.meta.url) });
+   * await client.submit(score, "abc").result(); // 3
+   * ```
+   */
+  async uploadModule(module: string | URL, options: UploadOptions = {}): Promise<UploadedModule> {
+    this.checkOpen();
+    const upload = await readUpload(module, options, this.comm.sendLimits.maxMessageBytes);
+    let workers: string[];
+    try {
+      workers = await this.request<string[]>("upload", upload);
+    } catch (err) {
+      // Over the limit once the file list is counted in: refused before anything was sent.
+      if (err instanceof MessageTooLargeError) throw new UploadTooLargeError(String(options.root ?? module), err.bytes, err.maxBytes);
+      throw err;
+    }
+    return { module: upload.module, from: upload.from, files: upload.paths.length, bytes: upload.data.byteLength, workers };
   }
 
   /** @internal Ask one of the scheduler's services (coordination primitives, datasets). */

@@ -174,6 +174,11 @@ export class BatchWriter {
     return this.messages === 0 ? 0 : this.pos + this.frameBytes;
   }
 
+  /** The limits each message must fit. */
+  get sendLimits(): WireLimits {
+    return this.limits;
+  }
+
   /** Change the limits (e.g. to the smaller of both ends' after a handshake); applies from the next message. */
   setLimits(limits: WireLimits): void {
     this.limits = limits;

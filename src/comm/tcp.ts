@@ -370,6 +370,11 @@ export class TcpComm<Out = unknown, In = unknown> {
     return this.peerInfo;
   }
 
+  /** The limits a message sent here must fit: this end's, and once the handshake is done the smaller of both ends'. */
+  get sendLimits(): WireLimits {
+    return this.writer.sendLimits;
+  }
+
   /** True once the connection is closing or closed: `send` would throw. */
   get isClosed(): boolean {
     return this.closeInfo !== undefined;

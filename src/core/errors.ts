@@ -64,6 +64,9 @@ export interface DaskErrorCodes {
   DASK_ERR_UNKNOWN_NAME: UnknownNameError;
   DASK_ERR_DATASET_EXISTS: DatasetExistsError;
   DASK_ERR_NOT_HELD: NotHeldError;
+  DASK_ERR_UPLOAD_SOURCE: UploadSourceError;
+  DASK_ERR_UPLOAD_TOO_LARGE: UploadTooLargeError;
+  DASK_ERR_UPLOAD: UploadError;
 }
 
 /**
@@ -963,6 +966,127 @@ export class NotHeldError extends DaskError {
   }
 }
 
+/** What to say about a module or directory that cannot be uploaded, and what to do about it. */
+function uploadProblem(reason: string): string {
+  switch (reason) {
+    case "ENOENT":
+      return "it does not exist. Give the module's file URL (import.meta.url) or a path to it; a package cannot be uploaded, install it where the workers run";
+    case "EISDIR":
+      return "it is a directory, not a module. Give the module's file, and upload the directory around it with { root: directory }";
+    case "ENOTDIR":
+      return "`root` must be a directory that contains the module";
+    case "outside-root":
+      return "the module is not inside `root`. Give a root directory that contains it";
+    case "not-a-file":
+      return "only local files can be uploaded: give a file: URL (import.meta.url) or a path";
+    case "EACCES":
+    case "EPERM":
+      return "permission denied. Check the permissions of the file and its directories";
+    default:
+      return `${reason}. Check the path`;
+  }
+}
+
+/**
+ * A module (or the `root` directory around it) given to
+ * `client.uploadModule` cannot be uploaded: it does not exist, a directory
+ * was given where a module file is expected (or a file as `root`), the
+ * module is not inside `root`, or it is not a local file.
+ *
+ * @example
+ * ```ts
+ * await client.uploadModule("./no-such-file.js"); // UploadSourceError, reason "ENOENT"
+ * ```
+ */
+export class UploadSourceError extends DaskError {
+  override readonly name = "UploadSourceError";
+  /** The module or directory, as given. */
+  readonly path: string;
+  /** `"ENOENT"`, `"EISDIR"`, `"ENOTDIR"`, `"outside-root"`, `"not-a-file"`, or another system error code. */
+  readonly reason: string;
+  constructor(path: string, reason: string, cause?: unknown) {
+    super("DASK_ERR_UPLOAD_SOURCE", `Cannot upload ${path}: ${uploadProblem(reason)}.`, cause === undefined ? undefined : { cause });
+    this.path = path;
+    this.reason = reason;
+  }
+}
+
+/**
+ * An upload is larger than one message to the scheduler may be (the
+ * connection's `maxMessageBytes`, 256 MiB by default). Refused before
+ * anything is sent.
+ *
+ * @example
+ * ```ts
+ * await client.uploadModule(import.meta.url, { root: "." }); // UploadTooLargeError if "." holds data files
+ * ```
+ */
+export class UploadTooLargeError extends DaskError {
+  override readonly name = "UploadTooLargeError";
+  /** The module, or the `root` directory, that was to be uploaded. */
+  readonly path: string;
+  /** Bytes it takes, at least (counting stops once over the limit). */
+  readonly bytes: number;
+  /** The most one message may carry. */
+  readonly maxBytes: number;
+  constructor(path: string, bytes: number, maxBytes: number) {
+    super(
+      "DASK_ERR_UPLOAD_TOO_LARGE",
+      `Uploading ${path} takes at least ${bytes} bytes, over the ${maxBytes} one message to the scheduler may carry. ` +
+        "Upload code only: give a `root` that holds just your modules, and keep data files out of it (read them on the workers from shared storage, or scatter them).",
+    );
+    this.path = path;
+    this.bytes = bytes;
+    this.maxBytes = maxBytes;
+  }
+}
+
+/**
+ * Why an upload failed on one worker.
+ *
+ * @example
+ * ```ts
+ * const f: UploadFailure = { worker: "tcp://10.0.0.7:40123", reason: "SyntaxError: Unexpected token" };
+ * ```
+ */
+export interface UploadFailure {
+  /** The worker's address. */
+  readonly worker: string;
+  /** What went wrong there: the import's error, or why the files could not be stored. */
+  readonly reason: string;
+}
+
+/**
+ * An uploaded module could not be stored or imported on some workers (a
+ * syntax error, an import of a package the workers lack, an exception at its
+ * top level). The workers that failed are named; the others have the module,
+ * and the cluster carries on.
+ *
+ * @example
+ * ```ts
+ * try { await client.uploadModule(import.meta.url); }
+ * catch (e) { if (e instanceof UploadError) for (const f of e.failures) console.error(f.worker, f.reason); }
+ * ```
+ */
+export class UploadError extends DaskError {
+  override readonly name = "UploadError";
+  /** The module's URL (as `registerModule` records it). */
+  readonly module: string;
+  /** The workers where it failed, and why. */
+  readonly failures: readonly UploadFailure[];
+  constructor(module: string, failures: readonly UploadFailure[]) {
+    const list = failures.map((f) => `\n  - ${f.worker}: ${f.reason}`).join("");
+    super(
+      "DASK_ERR_UPLOAD",
+      `Module ${module} could not be loaded on ${failures.length} worker${failures.length === 1 ? "" : "s"}:${list}\n` +
+        "Fix the module (importing it where you run shows most such errors) and upload it again; the packages it imports must be installed where the workers run. " +
+        "The other workers have it, and so will workers that join later.",
+    );
+    this.module = module;
+    this.failures = failures;
+  }
+}
+
 /** An error as a plain record that survives structured clone and msgpack. */
 export interface SerializedError {
   readonly name: string;
@@ -1092,6 +1216,15 @@ export function deserializeError(rec: SerializedError): Error {
       break;
     case "DASK_ERR_NOT_HELD":
       err = new NotHeldError(s("kind"), s("heldName"));
+      break;
+    case "DASK_ERR_UPLOAD_SOURCE":
+      err = new UploadSourceError(s("path"), s("reason"));
+      break;
+    case "DASK_ERR_UPLOAD_TOO_LARGE":
+      err = new UploadTooLargeError(s("path"), Number(f["bytes"] ?? 0), Number(f["maxBytes"] ?? 0));
+      break;
+    case "DASK_ERR_UPLOAD":
+      err = new UploadError(s("module"), (f["failures"] as UploadFailure[] | undefined) ?? []);
       break;
     case "DASK_ERR_ELEMENT":
       err = new ElementError(s("path"), Number(f["line"] ?? 0), "");

@@ -5,10 +5,13 @@
  * task the same way.
  *
  * Resolved functions are cached: a graph of a million `inc` calls compiles or
- * imports `inc` once per thread. Module references are imported on first use;
- * a `.ts` module that fails to load (worker threads do not inherit
- * `node --import tsx`; Node's own type stripping does not resolve like tsx)
- * gets tsx's loader registered from the module's own location, then one retry.
+ * imports `inc` once per thread. Module references are imported on first use,
+ * from where the thread's {@link redirectModules} says (an uploaded module's
+ * stored copy) or else from their specifier; a `.ts` module that fails to
+ * load (worker threads do not inherit `node --import tsx`; Node's own type
+ * stripping does not resolve like tsx) gets tsx's loader registered, found
+ * from the module's own location, the working directory or dask-ts's own,
+ * then one retry.
  *
  * @module
  */
@@ -19,12 +22,31 @@ import { pathToFileURL } from "node:url";
 import { getOp } from "./functions.js";
 import { InvalidArgumentError, ModuleResolutionError } from "./errors.js";
 import type { Expr, FnRef, Key, TaskNode } from "./graph.js";
+import { ModuleRedirects } from "./module-redirects.js";
 
 /** A resolved task function. */
 export type TaskFunction = (...args: unknown[]) => unknown;
 
-const byRefObject = new WeakMap<FnRef, TaskFunction>();
+let byRefObject = new WeakMap<FnRef, TaskFunction>();
 const byText = new Map<string, TaskFunction>();
+const redirects = new ModuleRedirects();
+
+/**
+ * On this thread, load the modules under `from` (a module URL, or a
+ * directory URL ending in `/`) from `to` instead — the copy of an uploaded
+ * module. Functions already resolved from modules are looked up again, so a
+ * new upload of a module is used from the next task on.
+ *
+ * @example
+ * ```ts
+ * redirectModules("file:///home/me/app/", "file:///tmp/dask-ts-worker-1-x/uploads/ab12/");
+ * ```
+ */
+export function redirectModules(from: string, to: string): void {
+  redirects.set(from, to);
+  byRefObject = new WeakMap();
+  for (const k of byText.keys()) if (k.startsWith("m:")) byText.delete(k);
+}
 const factories = new Map<string, (...values: unknown[]) => TaskFunction>();
 
 // esbuild (used by tsx) writes `__name(fn, "name")` into function bodies; give rebuilt functions an equivalent.
@@ -101,15 +123,30 @@ function resolveTsxEsmApi(base: string): string {
   return pathToFileURL(join(dirname(pkgPath), rel)).href;
 }
 
+/**
+ * tsx's ESM API, found from the module's own location, else the working
+ * directory, else dask-ts's own (an uploaded module's copy sits in a
+ * directory with no packages of its own).
+ */
+function findTsxEsmApi(specifier: string): string | undefined {
+  const bases = [pathToFileURL(join(process.cwd(), "/")).href, import.meta.url];
+  if (specifier.startsWith("file:")) bases.unshift(specifier);
+  for (const base of bases) {
+    try {
+      return resolveTsxEsmApi(base);
+    } catch {
+      // not installed there: try the next place
+    }
+  }
+  return undefined;
+}
+
 let tsLoader: Promise<void> | undefined;
-/** Register tsx's loader on this thread, once, resolving tsx from `base`. */
+/** Register tsx's loader on this thread, once. */
 function ensureTsLoader(specifier: string, cause: unknown): Promise<void> {
   tsLoader ??= (async () => {
-    const base = specifier.startsWith("file:") ? specifier : import.meta.url;
-    let api: string;
-    try {
-      api = resolveTsxEsmApi(base);
-    } catch {
+    const api = findTsxEsmApi(specifier);
+    if (api === undefined) {
       throw new ModuleResolutionError(
         specifier,
         "",
@@ -153,16 +190,32 @@ async function loadModule(specifier: string): Promise<Record<string, unknown>> {
   }
 }
 
-// One import per module, however many tasks ask for it at once.
+// One import per module, however many tasks ask for it at once; keyed by where it is
+// loaded from, so a module uploaded again (a new copy) is imported afresh.
 const modules = new Map<string, Promise<Record<string, unknown>>>();
 function importModule(specifier: string): Promise<Record<string, unknown>> {
-  let p = modules.get(specifier);
+  const target = redirects.resolve(specifier);
+  let p = modules.get(target);
   if (p === undefined) {
-    p = loadModule(specifier);
-    modules.set(specifier, p);
-    p.catch(() => modules.delete(specifier));
+    p = loadModule(target);
+    modules.set(target, p);
+    p.catch(() => modules.delete(target));
   }
   return p;
+}
+
+/**
+ * Import a module as a task that uses it would (redirects and the
+ * TypeScript loader included), so that a module that cannot load says so
+ * now; rejects with the import's own error.
+ *
+ * @example
+ * ```ts
+ * await preloadModule("file:///home/me/app/tasks.js");
+ * ```
+ */
+export async function preloadModule(specifier: string): Promise<void> {
+  await importModule(specifier);
 }
 
 async function resolveModule(specifier: string, exportName: string): Promise<TaskFunction> {

@@ -36,7 +36,36 @@ export interface RunRequest {
   readonly args: readonly unknown[];
 }
 
-/** Worker process → scheduler: what a `run` returned or threw. */
+/**
+ * A module uploaded through the client (`client.uploadModule`), as it goes
+ * to the scheduler, which keeps it, and on to every worker, which stores it
+ * and imports `module` (answering with a {@link RunReply}).
+ */
+export interface ModuleUpload {
+  /**
+   * The URL tasks know the upload by: the module's own (`import.meta.url`),
+   * or, when a directory was uploaded, that directory's, ending in `/`.
+   */
+  readonly from: string;
+  /** The module's own URL, under `from` (or `from` itself); imported on arrival. */
+  readonly module: string;
+  /** How `.js` files load when the upload has no `package.json` of its own: as in the package they came from. */
+  readonly type: "module" | "commonjs";
+  /** The files' paths inside the upload (relative, `/`-separated). */
+  readonly paths: readonly string[];
+  /** The files' sizes; their contents follow one another in `data`, in the order of `paths`. */
+  readonly sizes: readonly number[];
+  readonly data: Uint8Array;
+}
+
+/** Scheduler → worker process: store an upload and import its module. */
+export interface UploadRequest {
+  readonly op: "upload";
+  readonly id: number;
+  readonly upload: ModuleUpload;
+}
+
+/** Worker process → scheduler: what a `run` returned or threw, or whether an upload was stored and imported. */
 export interface RunReply {
   readonly op: "ran";
   readonly id: number;
@@ -49,6 +78,7 @@ export type SchedulerToWorker =
   | ToWorkerMsg
   | DataRequest
   | RunRequest
+  | UploadRequest
   /** The workers this one may fetch inputs from (sent on every change of membership). */
   | { readonly op: "peers"; readonly add: readonly string[]; readonly remove: readonly string[] }
   /** Leave: finish nothing more, close. */

@@ -5,6 +5,9 @@
  * message; after that, worker messages feed the state machine and its
  * instructions go back over the same connections.
  *
+ * Modules that clients upload are kept here and handed to every worker,
+ * those that join later included, before it can be given a task.
+ *
  * Liveness: a worker is removed (its results recomputed elsewhere, its
  * running tasks retried) as soon as its connection drops, or when it has
  * sent nothing — not even a heartbeat — for `workerTimeoutMs`. A client
@@ -17,11 +20,12 @@
  * ```
  * @module
  */
-import { ClosedError, InvalidArgumentError, MissingKeyError, deserializeError, serializeError } from "../core/errors.js";
+import { ClosedError, InvalidArgumentError, MissingKeyError, UploadError, deserializeError, serializeError } from "../core/errors.js";
 import type { FnRef, Key } from "../core/graph.js";
 import { listen, type TcpComm, type TcpListener } from "../comm/tcp.js";
 import type { ToClientMsg } from "./messages.js";
-import type { ClientToScheduler, DataReply, RunReply, SchedulerToClient, SchedulerToWorker, WorkerToScheduler } from "./protocol.js";
+import type { ClientToScheduler, DataReply, ModuleUpload, RunReply, SchedulerToClient, SchedulerToWorker, WorkerToScheduler } from "./protocol.js";
+import { checkUpload } from "./uploads.js";
 import { CoordinationServices } from "./coordination.js";
 import { SchedulerShell } from "./shell.js";
 import type { SchedulerConfig } from "./state.js";
@@ -78,7 +82,8 @@ interface WorkerConn {
   readonly comm: TcpComm<SchedulerToWorker, WorkerToScheduler>;
   lastSeen: number;
   readonly requests: Map<number, (reply: DataReply) => void>;
-  readonly runs: Map<number, (reply: RunReply) => void>;
+  /** Requests answered with a `ran` reply (runs, uploads); told `undefined` if the worker leaves first. */
+  readonly runs: Map<number, (reply: RunReply | undefined) => void>;
 }
 
 /**
@@ -97,6 +102,8 @@ export class SchedulerServer implements AsyncDisposable {
   /** The sessions each client opened (scheduler client ids). */
   private readonly sessions = new Map<string, Set<string>>();
   private readonly services = new Map<string, ServiceHandler>();
+  /** Modules uploaded by clients, by the URL tasks know them by, oldest first: every worker that joins gets them. */
+  private readonly uploads = new Map<string, ModuleUpload>();
   private readonly fireAndForget: string;
   private nextRun = 0;
   private nextClient = 0;
@@ -116,6 +123,7 @@ export class SchedulerServer implements AsyncDisposable {
     this.addService("run", { handle: (args) => this.runOnWorkers(args as { fn: FnRef; args: readonly unknown[] }) });
     this.addService("retire", { handle: (args) => this.retire(args as readonly string[]) });
     this.addService("scatter", { handle: (args, client) => this.scatter(client, args) });
+    this.addService("upload", { handle: (args) => this.upload(args as ModuleUpload) });
     this.fireAndForget = this.shell.stimulusId("fire-and-forget-client");
     // Keys given up for fire-and-forget are wanted by this client until they finish.
     this.shell.addClient(this.fireAndForget, (msg) => {
@@ -198,6 +206,12 @@ export class SchedulerServer implements AsyncDisposable {
     this.workers.set(w.address, w);
     post(comm, { op: "peers", add: [...this.workers.keys()].filter((a) => a !== w.address), remove: [] });
     for (const other of this.workers.values()) if (other !== w) post(other.comm, { op: "peers", add: [w.address], remove: [] });
+    // Before the worker can be given a task: a task that uses an upload must reach it after the upload.
+    for (const u of this.uploads.values()) {
+      this.ask(w, (id) => ({ op: "upload", id, upload: u }), (r) => {
+        if (r?.error !== undefined) this.log(`worker ${w.name} at ${w.address} could not load the upload of ${u.module}: ${r.error.message}`);
+      });
+    }
     this.shell.addWorker(w.address, reg.nthreads, {
       send: (m) => post(comm, m),
       getData: (keys) =>
@@ -244,8 +258,7 @@ export class SchedulerServer implements AsyncDisposable {
     this.workers.delete(w.address);
     for (const r of w.requests.values()) r({ op: "data", id: -1, keys: [], values: [] });
     w.requests.clear();
-    const gone = serializeError(new ClosedError(`Worker ${w.name} at ${w.address}`));
-    for (const r of w.runs.values()) r({ op: "ran", id: -1, error: gone });
+    for (const r of w.runs.values()) r(undefined);
     w.runs.clear();
     if (!w.comm.isClosed) void w.comm.close(`removed: ${why}`);
     if (this.closing) return;
@@ -449,6 +462,23 @@ export class SchedulerServer implements AsyncDisposable {
     });
   }
 
+  /**
+   * Send a worker a request that it answers with a `ran` reply (`run`,
+   * `upload`); `answer` gets the reply, or undefined if the worker leaves
+   * first. A request the connection refuses (over the worker's size limit)
+   * is answered with that error.
+   */
+  private ask(w: WorkerConn, request: (id: number) => SchedulerToWorker, answer: (reply: RunReply | undefined) => void): void {
+    const id = this.nextRun++;
+    w.runs.set(id, answer);
+    try {
+      post(w.comm, request(id));
+    } catch (err) {
+      w.runs.delete(id);
+      answer({ op: "ran", id, error: serializeError(err) });
+    }
+  }
+
   /** `client.run`: call a function in every worker process; the answers by worker address. */
   private async runOnWorkers(req: { fn: FnRef; args: readonly unknown[] }): Promise<Record<string, unknown>> {
     const out: Record<string, unknown> = {};
@@ -456,19 +486,39 @@ export class SchedulerServer implements AsyncDisposable {
       [...this.workers.values()].map(
         (w) =>
           new Promise<void>((resolve, reject) => {
-            const id = this.nextRun++;
-            w.runs.set(id, (reply) => {
-              if (reply.error !== undefined) reject(deserializeError(reply.error));
+            this.ask(w, (id) => ({ op: "run", id, fn: req.fn, args: req.args }), (reply) => {
+              if (reply === undefined) reject(new ClosedError(`Worker ${w.name} at ${w.address}`));
+              else if (reply.error !== undefined) reject(deserializeError(reply.error));
               else {
                 out[w.address] = reply.value;
                 resolve();
               }
             });
-            post(w.comm, { op: "run", id, fn: req.fn, args: req.args });
           }),
       ),
     );
     return out;
+  }
+
+  /**
+   * `client.uploadModule`: keep the upload for workers that join later, and
+   * have every current worker store it and import its module. Resolves with
+   * the addresses of the workers that have it (a worker that leaves
+   * meanwhile is not waited for); rejects with an `UploadError` naming each
+   * worker where it failed.
+   */
+  private async upload(u: ModuleUpload): Promise<string[]> {
+    checkUpload(u);
+    // Newest last, replacing an earlier upload of the same module or directory. Kept even if
+    // some worker fails it: the fault may be that worker's, and a fixed upload replaces it.
+    this.uploads.delete(u.from);
+    this.uploads.set(u.from, u);
+    const replies = await Promise.all(
+      [...this.workers.values()].map((w) => new Promise<[WorkerConn, RunReply | undefined]>((resolve) => this.ask(w, (id) => ({ op: "upload", id, upload: u }), (r) => resolve([w, r])))),
+    );
+    const failures = replies.flatMap(([w, r]) => (r?.error === undefined ? [] : [{ worker: w.address, reason: `${r.error.name}: ${r.error.message}` }]));
+    if (failures.length > 0) throw new UploadError(u.module, failures);
+    return replies.flatMap(([w, r]) => (r === undefined ? [] : [w.address]));
   }
 
   private dropClient(id: string): void {

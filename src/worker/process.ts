@@ -9,7 +9,11 @@
  *   thread gets a `MessagePort` whose requests the relay carries to that
  *   worker's process over TCP (one connection per peer, opened on first use);
  * - peers → thread: data requests arriving on this worker's listener are
- *   handed to the thread and its answer sent back.
+ *   handed to the thread and its answer sent back;
+ * - uploaded modules: the relay writes them under the worker's local
+ *   directory (`uploads.ts`), holding back the scheduler's later messages
+ *   until they are written, so that a task using an upload reaches the
+ *   thread after it; the thread imports the module and answers.
  *
  * The worker heartbeats the scheduler every second and stops when the
  * scheduler tells it to or its connection to the scheduler drops.
@@ -21,18 +25,20 @@
  * ```
  * @module
  */
-import { hostname } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { MessageChannel, type Worker } from "node:worker_threads";
 import { ClosedError, MissingKeyError, serializeError } from "../core/errors.js";
 import { prepareTask, runTask } from "../core/execute.js";
-import type { TaskNode } from "../core/graph.js";
+import type { FnRef, TaskNode } from "../core/graph.js";
+import { ModuleRedirects } from "../core/module-redirects.js";
 import { connect, listen, type TcpComm, type TcpListener } from "../comm/tcp.js";
 import { InprocComm } from "../comm/inproc.js";
 import { packCodec } from "../scheduler/pack.js";
-import type { DataReply, PeerMessage, RunRequest, SchedulerToWorker, WorkerToScheduler } from "../scheduler/protocol.js";
+import type { DataReply, PeerMessage, RunRequest, SchedulerToWorker, UploadRequest, WorkerToScheduler } from "../scheduler/protocol.js";
 import "../ops/index.js";
 import type { FromThreadMsg, PeerMsg, ToThreadMsg } from "./thread-protocol.js";
 import { startThread } from "./spawn.js";
+import { UploadStore, hookUploads } from "./uploads.js";
 
 /**
  * Options of {@link NetworkWorker.start}.
@@ -59,6 +65,12 @@ export interface NetworkWorkerOptions {
   readonly contactHost?: string;
   /** How long to keep trying to reach the scheduler. Default 30 s. */
   readonly connectTimeoutMs?: number;
+  /**
+   * Where the worker keeps files (modules uploaded through the client), in a
+   * directory of its own that it removes when it stops. Default: the
+   * system's temporary directory.
+   */
+  readonly localDirectory?: string;
   /** Told about the worker's life. */
   readonly log?: (line: string) => void;
 }
@@ -97,6 +109,11 @@ export class NetworkWorker {
   private nextId = 1;
   private stopCause: WorkerStopCause | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
+  private readonly uploads: UploadStore;
+  /** Uploads for `client.run`, which runs on this thread (the task thread keeps its own). */
+  private readonly redirects = new ModuleRedirects();
+  /** Scheduler messages that arrived while an upload was being written, in order; undefined when none is. */
+  private held: SchedulerToWorker[] | undefined;
 
   private constructor(
     readonly address: string,
@@ -106,8 +123,10 @@ export class NetworkWorker {
     private readonly listener: TcpListener<PeerMessage, PeerMessage>,
     private scheduler: TcpComm<WorkerToScheduler, SchedulerToWorker> | undefined,
     private readonly log: (line: string) => void,
+    localDirectory: string,
   ) {
     this.finished = new Promise((resolve) => (this.finish = resolve));
+    this.uploads = new UploadStore(localDirectory);
   }
 
   /**
@@ -154,7 +173,7 @@ export class NetworkWorker {
       await listener.close();
       throw err;
     }
-    worker = new NetworkWorker(address, name, thread, threadComm, listener, undefined, log);
+    worker = new NetworkWorker(address, name, thread, threadComm, listener, undefined, log, options.localDirectory ?? tmpdir());
     worker.servePeers();
     const scheduler = await connect<WorkerToScheduler, SchedulerToWorker>(options.scheduler, {
       role: "worker",
@@ -190,7 +209,12 @@ export class NetworkWorker {
   }
 
   private fromScheduler(msgs: readonly SchedulerToWorker[]): void {
-    for (const m of msgs) {
+    if (this.held !== undefined) {
+      this.held.push(...msgs);
+      return;
+    }
+    for (let i = 0; i < msgs.length; i++) {
+      const m = msgs[i]!;
       switch (m.op) {
         case "compute-task":
         case "free-keys":
@@ -208,6 +232,15 @@ export class NetworkWorker {
         case "run":
           void this.run(m);
           break;
+        case "upload":
+          // What follows waits until the files are written (see the module comment).
+          this.held = msgs.slice(i + 1);
+          void this.storeUpload(m).finally(() => {
+            const rest = this.held ?? [];
+            this.held = undefined;
+            this.fromScheduler(rest);
+          });
+          return;
         case "terminate":
           void this.stop(m.reason, "scheduler");
           break;
@@ -215,10 +248,27 @@ export class NetworkWorker {
     }
   }
 
+  /**
+   * Write an upload, use it on this thread (for `client.run`) and hand it to
+   * the task thread, whose answer goes to the scheduler as it is.
+   */
+  private async storeUpload(m: UploadRequest): Promise<void> {
+    try {
+      const stored = await this.uploads.store(m.upload);
+      hookUploads(stored.root);
+      this.redirects.set(stored.from, stored.to);
+      this.threadComm.send({ op: "use-upload", id: m.id, upload: stored });
+      this.log(`worker ${this.name} stored the upload of ${stored.module}`);
+    } catch (err) {
+      this.toScheduler({ op: "ran", id: m.id, error: serializeError(err) });
+    }
+  }
+
   /** `client.run`: call a function here, in the worker process, and send back what it returned. */
   private async run(m: RunRequest): Promise<void> {
     try {
-      const node: TaskNode = { kind: "task", fn: m.fn, args: m.args.map((v) => ({ k: "v", v })), deps: [] };
+      const fn: FnRef = m.fn.kind === "module" ? { ...m.fn, specifier: this.redirects.resolve(m.fn.specifier) } : m.fn;
+      const node: TaskNode = { kind: "task", fn, args: m.args.map((v) => ({ k: "v", v })), deps: [] };
       await prepareTask(node);
       const value = await runTask(node, (key) => {
         throw new MissingKeyError(key);
@@ -235,7 +285,7 @@ export class NetworkWorker {
         const done = this.waiting.get(m.id);
         this.waiting.delete(m.id);
         done?.(m);
-      } else if (m.op !== "ready") this.toScheduler(m);
+      } else if (m.op !== "ready") this.toScheduler(m); // task reports, and answers to uploads
     }
   }
 
@@ -311,6 +361,7 @@ export class NetworkWorker {
     for (const a of [...this.peers.keys()]) this.removePeer(a);
     this.threadComm.close();
     await Promise.allSettled([this.thread.terminate(), this.listener.close(), this.scheduler?.close(reason)]);
+    await this.uploads.remove().catch((err: unknown) => this.log(`worker ${this.name} could not remove its directory: ${(err as Error).message}`));
     this.finish(reason);
   }
 

@@ -6,7 +6,8 @@
  */
 import type { MessagePort } from "node:worker_threads";
 import type { FromWorkerMsg, TasksFinishedMsg, ToWorkerMsg } from "../scheduler/messages.js";
-import type { DataReply, DataRequest } from "../scheduler/protocol.js";
+import type { DataReply, DataRequest, RunReply } from "../scheduler/protocol.js";
+import type { StoredUpload } from "./uploads.js";
 
 /** `workerData` of a worker thread. */
 export interface ThreadInit {
@@ -23,7 +24,9 @@ export type ToThreadMsg =
   | ToWorkerMsg
   | Extract<PeerMsg, { op: "get-data" }>
   | { readonly op: "add-peer"; readonly address: string; readonly port: MessagePort }
-  | { readonly op: "remove-peer"; readonly address: string };
+  | { readonly op: "remove-peer"; readonly address: string }
+  /** Use a stored upload and import its module; answered with a `ran` reply of the same id, which goes on to the scheduler. */
+  | { readonly op: "use-upload"; readonly id: number; readonly upload: StoredUpload };
 
 /** Worker thread → main thread. */
-export type FromThreadMsg = FromWorkerMsg | TasksFinishedMsg | Extract<PeerMsg, { op: "data" }> | { readonly op: "ready"; readonly address: string };
+export type FromThreadMsg = FromWorkerMsg | TasksFinishedMsg | Extract<PeerMsg, { op: "data" }> | RunReply | { readonly op: "ready"; readonly address: string };

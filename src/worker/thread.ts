@@ -13,7 +13,7 @@
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 import { performance } from "node:perf_hooks";
 import { InvalidArgumentError, serializeError } from "../core/errors.js";
-import { failedTaskKey, prepareTask, runTask } from "../core/execute.js";
+import { failedTaskKey, preloadModule, prepareTask, redirectModules, runTask } from "../core/execute.js";
 import type { Key, TaskNode } from "../core/graph.js";
 import { InprocComm } from "../comm/inproc.js";
 import { buffersOf, transferables } from "../serialize/transfer.js";
@@ -22,6 +22,7 @@ import type { ToWorkerMsg } from "../scheduler/messages.js";
 import { packCodec, unpackBatch } from "../scheduler/pack.js";
 import { WorkerState, type WorkerEvent, type WorkerInstruction, type WorkerTask } from "./state.js";
 import type { ThreadInit, ToThreadMsg, FromThreadMsg, PeerMsg } from "./thread-protocol.js";
+import { hookUploads, type StoredUpload } from "./uploads.js";
 import "../ops/index.js";
 
 const init = workerData as ThreadInit;
@@ -73,9 +74,26 @@ function onSchedulerMessages(msgs: ToThreadMsg[]): void {
       case "remove-peer":
         removePeer(msg.address);
         break;
+      case "use-upload":
+        useUpload(msg.id, msg.upload);
+        break;
     }
   }
   kick();
+}
+
+/**
+ * From now on, load the uploaded module (or directory) from its stored copy;
+ * then import the module, so an upload that cannot load says so at once
+ * (tasks that use it meanwhile share the same import).
+ */
+function useUpload(id: number, upload: StoredUpload): void {
+  hookUploads(upload.root);
+  redirectModules(upload.from, upload.to);
+  preloadModule(upload.module).then(
+    () => toScheduler.send({ op: "ran", id }),
+    (err: unknown) => toScheduler.send({ op: "ran", id, error: serializeError(err) }),
+  );
 }
 
 function handleSchedulerMsg(msg: ToWorkerMsg): void {

@@ -186,7 +186,7 @@ test("every command has --help, and the command list names them", () => {
     assert.equal(r.status, 0);
     assert.match(r.stdout, new RegExp(`^Usage: dask-ts ${cmd}`));
   }
-  assert.match(run("worker", "--help").stdout, /--memory-limit SIZE[\s\S]*--resources[\s\S]*--no-nanny[\s\S]*--connect-timeout/);
+  assert.match(run("worker", "--help").stdout, /--memory-limit SIZE[\s\S]*--resources[\s\S]*--no-nanny[\s\S]*--connect-timeout[\s\S]*--local-directory DIR/);
   assert.match(run("--help").stdout, /scheduler .*\n.*worker /);
 });
 

@@ -7,42 +7,22 @@
  */
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { connect as netConnect } from "node:net";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 
 import { Client, SchedulerServer } from "../../src/distributed.js";
 import { ClosedError, InvalidArgumentError, KilledWorkerError, LostDataError } from "../../src/core/errors.js";
+import { exited, killWorkers, startWorker as startWorkerProcess } from "../helpers/workers.js";
 
-const workerScript = fileURLToPath(new URL("../fixtures/network-worker.js", import.meta.url));
-const children = new Set<ChildProcess>();
-/** Each worker process's address, as it printed it. */
+after(killWorkers);
+/** Each worker process's address, as it registered. */
 const addressOf = new Map<ChildProcess, string>();
-after(() => {
-  for (const c of children) c.kill("SIGKILL");
-});
 
 /** Start a worker process; resolves once it has registered. */
 async function startWorker(address: string, name: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [workerScript, address, name], { stdio: ["ignore", "pipe", "inherit"] });
-  children.add(child);
-  child.once("exit", () => children.delete(child));
-  const lines = createInterface({ input: child.stdout! });
-  await new Promise<void>((resolve, reject) => {
-    lines.on("line", (l) => {
-      if (!l.startsWith("ready ")) return;
-      addressOf.set(child, l.slice("ready ".length));
-      resolve();
-    });
-    child.once("exit", (code) => reject(new Error(`worker ${name} exited with ${code} before it was ready`)));
-  });
-  return child;
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+  const w = await startWorkerProcess(address, name);
+  addressOf.set(w.child, w.address);
+  return w.child;
 }
 
 async function cluster(nworkers: number, workerTimeoutMs = 10_000): Promise<{ server: SchedulerServer; client: Client; workers: ChildProcess[]; close(): Promise<void> }> {
