@@ -40,6 +40,8 @@ Options:
                           IFACE is 0.0.0.0)
   --connect-timeout TIME  how long to keep trying to reach the scheduler, such
                           as 30s, 500ms or 2m (default 30s)
+  --validate              check the worker state machine's invariants after
+                          every step (slow; for debugging)
 
 Exit status: 0 when the workers stopped because the scheduler went away or
 told them to leave, or on Ctrl-C; 1 when a worker could not start (the
@@ -55,6 +57,7 @@ const FLAGS = {
   host: "string",
   "contact-host": "string",
   "connect-timeout": "string",
+  validate: "boolean",
 } as const;
 
 /** The workers to start, as the flags ask. */
@@ -67,6 +70,7 @@ interface WorkerPlan {
   readonly host: string | undefined;
   readonly contactHost: string | undefined;
   readonly connectTimeoutMs: number;
+  readonly validate: boolean;
 }
 
 /** A memory size (`4GiB`, `512MB`, `2G`: SI or IEC units, as {@link parseBytes} reads them) in whole MiB. */
@@ -132,6 +136,7 @@ function plan(args: readonly string[]): { plan: WorkerPlan; nanny: boolean } {
       host: host === undefined ? undefined : checkHost(host, "host"),
       contactHost: contactHost === undefined ? undefined : checkHost(contactHost, "contact-host"),
       connectTimeoutMs: parseDuration(text("connect-timeout") ?? "30s", "connect-timeout"),
+      validate: flags.has("validate"),
     },
   };
 }
@@ -143,6 +148,7 @@ function childArgs(p: WorkerPlan): string[] {
   if (p.resources !== undefined) out.push("--resources", Object.entries(p.resources).map(([k, v]) => `${k}=${v}`).join(","));
   if (p.host !== undefined) out.push("--host", p.host);
   if (p.contactHost !== undefined) out.push("--contact-host", p.contactHost);
+  if (p.validate) out.push("--validate");
   return out;
 }
 
@@ -210,6 +216,7 @@ async function runWorkers(p: WorkerPlan): Promise<number> {
         name,
         nthreads: p.nthreads,
         connectTimeoutMs: p.connectTimeoutMs,
+        validate: p.validate,
         log,
         ...(p.memoryLimitMb === undefined ? {} : { memoryLimitMb: p.memoryLimitMb }),
         ...(p.resources === undefined ? {} : { resources: p.resources }),

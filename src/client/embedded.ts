@@ -203,7 +203,7 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
             const got = new Map<Key, unknown>();
             for (let i = 0; i < msg.keys.length; i++) got.set(msg.keys[i]!, msg.values[i]);
             r?.resolve(got);
-          } else {
+          } else if (msg.op !== "snapshot") {
             fromWorker.push(msg);
           }
         }

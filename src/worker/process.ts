@@ -61,6 +61,24 @@ export interface NetworkWorkerOptions {
   readonly connectTimeoutMs?: number;
   /** Told about the worker's life. */
   readonly log?: (line: string) => void;
+  /** Check the worker state machine's invariants after every step (slow; for tests and debugging). Default false. */
+  readonly validate?: boolean;
+}
+
+/**
+ * What a worker's task thread knows at one moment (see {@link NetworkWorker.snapshot}).
+ *
+ * @example
+ * ```ts
+ * const { tasks, data } = await worker.snapshot();
+ * console.log(tasks.get("x"), data.includes("x")); // "memory" true
+ * ```
+ */
+export interface WorkerSnapshot {
+  /** Every key the worker's state machine knows, with its state (`executing`, `memory`, `cancelled`, ...). */
+  readonly tasks: ReadonlyMap<string, string>;
+  /** The keys whose values the thread holds. */
+  readonly data: readonly string[];
 }
 
 type ThreadComm = InprocComm<ToThreadMsg, FromThreadMsg>;
@@ -94,6 +112,7 @@ export class NetworkWorker {
   private readonly peers = new Map<string, { port: MessagePortLike; conn: Promise<TcpComm<PeerMessage, PeerMessage>> | undefined }>();
   /** Thread data requests in flight, by the relay's id: where the answer goes. */
   private readonly waiting = new Map<number, (reply: DataReply) => void>();
+  private readonly snapshots = new Map<number, (snap: WorkerSnapshot) => void>();
   private nextId = 1;
   private stopCause: WorkerStopCause | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -129,7 +148,7 @@ export class NetworkWorker {
     const address = `tcp://${contact}:${port}`;
     const name = options.name ?? `${hostname()}-${process.pid}`;
     const nthreads = options.nthreads ?? 1;
-    const thread = startThread({ address, nthreads, validate: false }, options.memoryLimitMb);
+    const thread = startThread({ address, nthreads, validate: options.validate ?? false }, options.memoryLimitMb);
     let ready!: () => void;
     const threadReady = new Promise<void>((resolve) => (ready = resolve));
     let worker: NetworkWorker | undefined;
@@ -234,6 +253,10 @@ export class NetworkWorker {
         const done = this.waiting.get(m.id);
         this.waiting.delete(m.id);
         done?.(m);
+      } else if (m.op === "snapshot") {
+        const done = this.snapshots.get(m.id);
+        this.snapshots.delete(m.id);
+        done?.({ tasks: new Map(m.tasks), data: m.data });
       } else if (m.op !== "ready") this.toScheduler(m);
     }
   }
@@ -243,6 +266,26 @@ export class NetworkWorker {
     const id = this.nextId++;
     this.waiting.set(id, answer);
     this.threadComm.send({ op: "get-data", id, keys });
+  }
+
+  /**
+   * What the task thread's state machine knows now: each key's state, and
+   * the keys whose values it holds. For debugging and tests (a worker left
+   * alone should end with both empty). Rejects once the worker has stopped.
+   *
+   * @example
+   * ```ts
+   * const { tasks } = await worker.snapshot();
+   * for (const [key, state] of tasks) console.log(key, state);
+   * ```
+   */
+  snapshot(): Promise<WorkerSnapshot> {
+    if (this.stopCause !== undefined) return Promise.reject(new ClosedError(`Worker ${this.name}`));
+    return new Promise((resolve) => {
+      const id = this.nextId++;
+      this.snapshots.set(id, resolve);
+      this.threadComm.send({ op: "snapshot", id });
+    });
   }
 
   /** Requests from other workers' threads, arriving on this worker's listener. */

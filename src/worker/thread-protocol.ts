@@ -7,6 +7,7 @@
 import type { MessagePort } from "node:worker_threads";
 import type { FromWorkerMsg, TasksFinishedMsg, ToWorkerMsg } from "../scheduler/messages.js";
 import type { DataReply, DataRequest } from "../scheduler/protocol.js";
+import type { Key } from "../core/graph.js";
 
 /** `workerData` of a worker thread. */
 export interface ThreadInit {
@@ -23,7 +24,22 @@ export type ToThreadMsg =
   | ToWorkerMsg
   | Extract<PeerMsg, { op: "get-data" }>
   | { readonly op: "add-peer"; readonly address: string; readonly port: MessagePort }
-  | { readonly op: "remove-peer"; readonly address: string };
+  | { readonly op: "remove-peer"; readonly address: string }
+  /** Ask for a snapshot of the state machine (for debugging and tests). */
+  | { readonly op: "snapshot"; readonly id: number };
 
 /** Worker thread → main thread. */
-export type FromThreadMsg = FromWorkerMsg | TasksFinishedMsg | Extract<PeerMsg, { op: "data" }> | { readonly op: "ready"; readonly address: string };
+export type FromThreadMsg =
+  | FromWorkerMsg
+  | TasksFinishedMsg
+  | Extract<PeerMsg, { op: "data" }>
+  | { readonly op: "ready"; readonly address: string }
+  | ThreadSnapshot;
+
+/** Every key the worker's state machine knows, with its state, and the keys whose values the thread holds. */
+export interface ThreadSnapshot {
+  readonly op: "snapshot";
+  readonly id: number;
+  readonly tasks: readonly (readonly [Key, string])[];
+  readonly data: readonly Key[];
+}

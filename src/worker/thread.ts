@@ -72,6 +72,9 @@ function onSchedulerMessages(msgs: ToThreadMsg[]): void {
       case "remove-peer":
         removePeer(msg.address);
         break;
+      case "snapshot":
+        toScheduler.send({ op: "snapshot", id: msg.id, tasks: [...state.tasks.values()].map((t) => [t.key, t.state] as const), data: [...data.keys()] });
+        break;
     }
   }
   kick();
