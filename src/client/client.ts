@@ -330,6 +330,21 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
           if (m.session !== undefined) this.sessionMessage(m.session, m);
           else this.futureMessage(m);
           break;
+        case "cancelled":
+          if (m.session !== undefined) {
+            const s = this.sessions.get(m.session);
+            const key = m.keys.find((k) => s?.keys.has(k));
+            if (key !== undefined) s!.onDone(new CancelledError(key));
+          } else {
+            for (const k of m.keys) {
+              const rec = this.records.get(k);
+              if (rec === undefined || rec.status === "cancelled") continue;
+              rec.status = "cancelled";
+              rec.error = undefined;
+              this.wake(rec);
+            }
+          }
+          break;
       }
     }
   }
@@ -449,18 +464,24 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
     this.post({ op: "release-keys", keys: [key] });
   }
 
-  /** @internal */
-  async cancel(keys: readonly Key[]): Promise<void> {
+  /**
+   * @internal Cancel keys here at once, then on the scheduler, which also
+   * cancels the tasks depending on them that nobody else wants (`force`: for
+   * every client) and tells each client concerned before it answers.
+   */
+  async cancel(keys: readonly Key[], force = false): Promise<void> {
     const mine: Key[] = [];
     for (const k of keys) {
       const rec = this.records.get(k);
-      if (rec === undefined || rec.status === "cancelled") continue;
+      if (rec === undefined || (rec.status === "cancelled" && !force)) continue;
       rec.status = "cancelled";
       rec.error = undefined;
       this.wake(rec);
       mine.push(k);
     }
-    if (mine.length > 0) this.post({ op: "release-keys", keys: mine });
+    if (mine.length === 0 || this.closedBy !== undefined || this.comm.isClosed) return;
+    // Gone with the connection if it drops meanwhile: a new scheduler knows none of these keys.
+    await this.request("cancel", { keys: mine, force }).catch(() => undefined);
   }
 
   private record(key: Key): KeyRecord {

@@ -25,7 +25,7 @@ export interface FutureOwner {
   wait(key: Key): Promise<void>;
   errorOf(key: Key): Error | undefined;
   gatherOne(key: Key): Promise<unknown>;
-  cancel(keys: readonly Key[]): Promise<void>;
+  cancel(keys: readonly Key[], force?: boolean): Promise<void>;
   retain(key: Key): void;
   releaseRef(key: Key): void;
 }
@@ -105,15 +105,22 @@ export class Future<T = unknown> {
   }
 
   /**
-   * Cancel the computation (and forget the result) for every future of this key.
+   * Cancel the computation (and forget the result) for every future of this
+   * key in this client, and the tasks depending on it that no other client
+   * wants: their futures are cancelled too. Another client's future of the
+   * same key goes on, unless `force` is true, which cancels the key and its
+   * dependents for every client. Resolves once the scheduler has done so.
    *
    * @example
    * ```ts
-   * await f.cancel();
+   * const x = client.submit(load, path);
+   * const y = client.submit(parse, x);
+   * await x.cancel();          // y.status === "cancelled" too
+   * await z.cancel({ force: true }); // for every client that wants z
    * ```
    */
-  cancel(): Promise<void> {
-    return this.owner.cancel([this.key]);
+  cancel(options: { readonly force?: boolean } = {}): Promise<void> {
+    return this.owner.cancel([this.key], options.force === true);
   }
 
   /**

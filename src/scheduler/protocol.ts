@@ -111,7 +111,9 @@ export type SchedulerToClient =
   | { readonly op: "gathered"; readonly id: number; readonly keys: readonly Key[]; readonly values: readonly unknown[]; readonly error?: SerializedError }
   | { readonly op: "reply"; readonly id: number; readonly value?: unknown; readonly error?: SerializedError }
   /** Workers joined or left (for `waitForWorkers`). */
-  | { readonly op: "workers"; readonly count: number };
+  | { readonly op: "workers"; readonly count: number }
+  /** These keys were cancelled for the client (or one of its sessions): their futures are cancelled, a computation wanting them fails. */
+  | { readonly op: "cancelled"; readonly keys: readonly Key[]; readonly session?: string };
 
 /** Worker process ↔ worker process: inputs fetched from peers. */
 export type PeerMessage = DataRequest | DataReply;

@@ -113,6 +113,7 @@ export class SchedulerServer implements AsyncDisposable {
     listener.onConnection((comm) => this.accept(comm));
     this.addService("run", { handle: (args) => this.runOnWorkers(args as { fn: FnRef; args: readonly unknown[] }) });
     this.addService("retire", { handle: (args) => this.retire(args as readonly string[]) });
+    this.addService("cancel", { handle: (args, client) => this.cancel(client, args as { keys: readonly Key[]; force?: boolean }) });
     this.fireAndForget = this.shell.stimulusId("fire-and-forget-client");
     // Keys given up for fire-and-forget are wanted by this client until they finish.
     this.shell.addClient(this.fireAndForget, (msg) => {
@@ -399,6 +400,48 @@ export class SchedulerServer implements AsyncDisposable {
       this.dropWorker(w, "retired", true);
     }
     return leaving.map((w) => w.address);
+  }
+
+  /**
+   * `Future.cancel`: release `keys` for this client, and with them the tasks
+   * that depend on them and nobody else wants (as Dask's `cancel_key`), so a
+   * cancelled input takes its dependents along. With `force`, for every
+   * client that wants them. Each client concerned hears which of its keys
+   * (or of its computations' keys) were cancelled.
+   */
+  private cancel(client: string, args: { keys: readonly Key[]; force?: boolean }): void {
+    if (!Array.isArray(args?.keys) || !args.keys.every((k) => typeof k === "string")) throw new InvalidArgumentError("keys", "cancel takes an array of keys.");
+    const force = args.force === true;
+    const released = new Map<string, Key[]>();
+    const seen = new Set<Key>();
+    const stack = [...args.keys];
+    while (stack.length > 0) {
+      const key = stack.pop()!;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const ts = this.shell.state.tasks.get(key);
+      if (ts === undefined) continue;
+      let others = false;
+      for (const cs of ts.whoWants) {
+        if (force || cs.id === client) {
+          const keys = released.get(cs.id) ?? [];
+          keys.push(key);
+          released.set(cs.id, keys);
+        } else others = true;
+      }
+      // Someone else still wants it: it (and so its inputs) goes on for them; stop here.
+      if (!others) for (const d of ts.dependents) stack.push(d.key);
+    }
+    if (released.size === 0) return;
+    this.shell.stimuli([...released].map(([id, keys]) => ({ type: "client-releases-keys" as const, client: id, keys, stimulusId: this.shell.stimulusId("cancel") })));
+    for (const [id, keys] of released) {
+      // A scheduler client is a connected client, one of its sessions (`id/session`), or internal (fire-and-forget, stores).
+      const slash = this.clients.has(id) ? -1 : id.lastIndexOf("/");
+      const owner = slash < 0 ? id : id.slice(0, slash);
+      const comm = this.clients.get(owner);
+      if (comm === undefined || (slash >= 0 && this.sessions.get(owner)?.has(id) !== true)) continue;
+      post(comm, { op: "cancelled", keys, ...(slash < 0 ? {} : { session: id.slice(slash + 1) }) });
+    }
   }
 
   /** `client.run`: call a function in every worker process; the answers by worker address. */
