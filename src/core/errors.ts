@@ -943,16 +943,24 @@ export interface SerializedError {
   readonly taskKey?: string;
   /** Typed fields of a dask-ts error, by name. */
   readonly fields?: Record<string, unknown>;
+  /** The error's `cause`, when it is an error too (Dask's `__cause__` chain). */
+  readonly cause?: SerializedError;
 }
 
+/** Causes carried at most this deep: a chain is rarely longer, and a cycle must end. */
+const MAX_CAUSE_DEPTH = 8;
+
 /** Turn any thrown value into a plain record. */
-export function serializeError(err: unknown): SerializedError {
+export function serializeError(err: unknown, depth = 0): SerializedError {
   if (err instanceof Error) {
-    const out: { name: string; message: string; stack: string; code?: string; fields?: Record<string, unknown> } = {
+    const out: { name: string; message: string; stack: string; code?: string; fields?: Record<string, unknown>; cause?: SerializedError } = {
       name: err.name,
       message: err.message,
       stack: err.stack ?? `${err.name}: ${err.message}`,
     };
+    // The cause chain travels too (scenario 31, Dask's chained error message): a worker's
+    // "could not read the record" arrives with the SyntaxError that explains it.
+    if (err.cause instanceof Error && depth < MAX_CAUSE_DEPTH) out.cause = serializeError(err.cause, depth + 1);
     const code = (err as { code?: unknown }).code;
     if (typeof code === "string") out.code = code;
     if (err instanceof DaskError) {
@@ -1096,5 +1104,6 @@ export function deserializeError(rec: SerializedError): Error {
   }
   err.message = rec.message;
   err.stack = rec.stack;
+  if (rec.cause !== undefined) Object.defineProperty(err, "cause", { value: deserializeError(rec.cause), configurable: true, writable: true });
   return err;
 }
