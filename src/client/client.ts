@@ -484,6 +484,18 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
     await this.request("cancel", { keys: mine, force }).catch(() => undefined);
   }
 
+  /** @internal Compute erred keys again (and the erred inputs their errors came from); their futures are pending again once this resolves. */
+  async retry(keys: readonly Key[]): Promise<void> {
+    if (!keys.some((k) => this.records.get(k)?.status === "error")) return;
+    const pending = await this.request<Key[]>("retry", keys);
+    for (const k of pending) {
+      const rec = this.records.get(k);
+      if (rec === undefined || rec.status !== "error") continue;
+      rec.status = "pending";
+      rec.error = undefined;
+    }
+  }
+
   private record(key: Key): KeyRecord {
     let rec = this.records.get(key);
     if (rec === undefined || rec.status === "cancelled" || rec.status === "lost") {

@@ -26,6 +26,7 @@ export interface FutureOwner {
   errorOf(key: Key): Error | undefined;
   gatherOne(key: Key): Promise<unknown>;
   cancel(keys: readonly Key[], force?: boolean): Promise<void>;
+  retry(keys: readonly Key[]): Promise<void>;
   retain(key: Key): void;
   releaseRef(key: Key): void;
 }
@@ -121,6 +122,26 @@ export class Future<T = unknown> {
    */
   cancel(options: { readonly force?: boolean } = {}): Promise<void> {
     return this.owner.cancel([this.key], options.force === true);
+  }
+
+  /**
+   * Run the computation again if it failed: the tasks its error came from
+   * (this one, or the inputs that failed first) and the failed tasks between
+   * them are computed anew — after fixing what made them fail (a missing
+   * file, a service that was down). Resolves once the scheduler has started
+   * them; a future that did not fail is left as it is.
+   *
+   * @example
+   * ```ts
+   * const y = client.submit(parse, client.submit(download, url));
+   * if (await y.exception()) {
+   *   await y.retry();          // the failed download runs again, then parse
+   *   console.log(await y.result());
+   * }
+   * ```
+   */
+  retry(): Promise<void> {
+    return this.owner.retry([this.key]);
   }
 
   /**

@@ -114,6 +114,7 @@ export class SchedulerServer implements AsyncDisposable {
     this.addService("run", { handle: (args) => this.runOnWorkers(args as { fn: FnRef; args: readonly unknown[] }) });
     this.addService("retire", { handle: (args) => this.retire(args as readonly string[]) });
     this.addService("cancel", { handle: (args, client) => this.cancel(client, args as { keys: readonly Key[]; force?: boolean }) });
+    this.addService("retry", { handle: (args, client) => this.retry(client, args as readonly Key[]) });
     this.fireAndForget = this.shell.stimulusId("fire-and-forget-client");
     // Keys given up for fire-and-forget are wanted by this client until they finish.
     this.shell.addClient(this.fireAndForget, (msg) => {
@@ -442,6 +443,19 @@ export class SchedulerServer implements AsyncDisposable {
       if (comm === undefined || (slash >= 0 && this.sessions.get(owner)?.has(id) !== true)) continue;
       post(comm, { op: "cancelled", keys, ...(slash < 0 ? {} : { session: id.slice(slash + 1) }) });
     }
+  }
+
+  /**
+   * `Future.retry`: compute erred keys again (see the `retry` stimulus).
+   * Answers with this client's keys that were erred and no longer are, whose
+   * futures are pending again; one that fails again at once (an input still
+   * erred) has been reported as such already.
+   */
+  private retry(client: string, keys: readonly Key[]): Key[] {
+    if (!Array.isArray(keys) || !keys.every((k) => typeof k === "string")) throw new InvalidArgumentError("keys", "retry takes an array of keys.");
+    const erred = [...(this.shell.state.clients.get(client)?.wantsWhat ?? [])].filter((ts) => ts.state === "erred");
+    this.shell.stimulus({ type: "retry", keys, stimulusId: this.shell.stimulusId("retry") });
+    return erred.filter((ts) => ts.state !== "erred").map((ts) => ts.key);
   }
 
   /** `client.run`: call a function in every worker process; the answers by worker address. */

@@ -158,6 +158,8 @@ export type SchedulerEvent =
       readonly stimulusId: string;
     }
   | { readonly type: "client-releases-keys"; readonly client: string; readonly keys: readonly Key[]; readonly stimulusId: string }
+  /** Run erred tasks again (`Future.retry`): the erred tasks each key's failure comes from, and the erred tasks depending on them. */
+  | { readonly type: "retry"; readonly keys: readonly Key[]; readonly stimulusId: string }
   /**
    * Copy a value the scheduler fetched (from a worker about to retire) to
    * another worker, which then holds it too. Ignored unless the key is in
@@ -431,6 +433,9 @@ export class SchedulerState {
       case "client-releases-keys":
         this.clientReleasesKeys(event.client, event.keys, recs);
         break;
+      case "retry":
+        this.retry(event.keys, recs);
+        break;
       case "add-replica": {
         const ts = this.tasks.get(event.key);
         const ws = this.workers.get(event.worker);
@@ -653,6 +658,34 @@ export class SchedulerState {
         recs.set(ts, ts.dependents.size === 0 ? "forgotten" : "released");
       }
     }
+  }
+
+  /**
+   * Dask's `stimulus_retry`: from each erred key, follow erred dependencies to
+   * the tasks that failed themselves; those, and every erred task depending
+   * on them, are released (which clears their errors) and computed again if
+   * still wanted.
+   */
+  private retry(keys: readonly Key[], recs: Recs): void {
+    const roots: SchedulerTask[] = [];
+    const seen = new Set<SchedulerTask>();
+    const stack = [...keys];
+    while (stack.length > 0) {
+      const ts = this.tasks.get(stack.pop()!);
+      if (ts === undefined || ts.state !== "erred" || seen.has(ts)) continue;
+      seen.add(ts);
+      let erredInput = false;
+      for (const d of ts.dependencies) {
+        if (d.state !== "erred") continue;
+        erredInput = true;
+        stack.push(d.key);
+      }
+      if (!erredInput) roots.push(ts);
+    }
+    const again = new Set(roots);
+    for (const ts of again) for (const d of ts.dependents) if (d.state === "erred") again.add(d);
+    // Dependencies first (roots, then their dependents in discovery order), so each waits on the one before.
+    for (const ts of again) recs.set(ts, "released");
   }
 
   /** A message from a worker (`ws` undefined: one no longer, or never, known). */
