@@ -20,7 +20,7 @@
  * ```
  * @module
  */
-import { CancelledError, ClosedError, InvalidArgumentError, MissingKeyError, deserializeError } from "../core/errors.js";
+import { CancelledError, ClosedError, DaskError, InvalidArgumentError, MissingKeyError, SerializeError, deserializeError } from "../core/errors.js";
 import { assertShippable, fnRefName, fnRefOf } from "../core/functions.js";
 import { lit, opRef, ref, task, type Expr, type Graph, type Key, type TaskNode } from "../core/graph.js";
 import { randomToken, tokenize } from "../core/tokenize.js";
@@ -519,29 +519,40 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
     return lit(value);
   }
 
-  private submitTasks(calls: readonly { key: Key; node: TaskNode }[], options: SubmitOptions): void {
+  /**
+   * Send new tasks. `where(task, arg)` names an argument the way the caller
+   * gave it (`args[1]`, `items[7]`), for an argument that cannot be sent.
+   */
+  private submitTasks(calls: readonly { key: Key; node: TaskNode }[], options: SubmitOptions, where: (task: number, arg: number) => string): void {
     const graph: Graph = new Map(calls.map((c) => [c.key, c.node]));
     assertShippable(graph);
     const tasks = calls.map((c) => [c.key, c.node] as const);
     const keys = calls.map((c) => c.key);
-    for (const k of keys) this.record(k);
     const { priority, retries, workers, resources } = options;
-    this.send({
-      op: "update-graph",
-      tasks,
-      keys,
-      deliver: false,
-      ...(priority === undefined ? {} : { userPriority: priority }),
-      ...(retries === undefined ? {} : { retries }),
-      ...(workers === undefined ? {} : { workers: [...workers] }),
-      ...(resources === undefined ? {} : { resources }),
-    });
+    try {
+      this.send({
+        op: "update-graph",
+        tasks,
+        keys,
+        deliver: false,
+        ...(priority === undefined ? {} : { userPriority: priority }),
+        ...(retries === undefined ? {} : { retries }),
+        ...(workers === undefined ? {} : { workers: [...workers] }),
+        ...(resources === undefined ? {} : { resources }),
+      });
+    } catch (err) {
+      // Name the argument as the caller knows it, not by its place in the message (scenario 32).
+      const m = err instanceof SerializeError ? /^\.tasks\[(\d+)\]\[1\]\.args\[(\d+)\]\.v(.*)$/.exec(err.path) : null;
+      throw m === null ? err : new SerializeError(`${where(Number(m[1]), Number(m[2]))}${m[3]}`, (err as SerializeError).reason);
+    }
+    // Only now: a graph refused above must not leave futures' records pending forever.
+    for (const k of keys) this.record(k);
   }
 
-  private buildCall(fn: (...args: never[]) => unknown, args: readonly unknown[], options: SubmitOptions): { key: Key; node: TaskNode } {
+  private buildCall(fn: (...args: never[]) => unknown, args: readonly unknown[], options: SubmitOptions, where: (arg: number) => string): { key: Key; node: TaskNode } {
     const fref = fnRefOf(fn);
-    const exprs = args.map((a) => this.argExpr(a));
-    const key = options.key ?? `${fnRefName(fref)}-${options.pure === false ? randomToken() : tokenize(fref, args)}`;
+    const exprs = args.map((a, i) => readingArgument(where(i), () => this.argExpr(a)));
+    const key = options.key ?? `${fnRefName(fref)}-${options.pure === false ? randomToken() : readingArgument(where(-1), () => tokenize(fref, args))}`;
     return { key, node: task(fref, exprs) };
   }
 
@@ -573,8 +584,8 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
   submitWith<A extends readonly unknown[], R>(options: SubmitOptions, fn: (...args: A) => R, ...args: FutureArgs<A>): Future<Awaited<R>> {
     checkSubmitOptions(options);
     if (typeof fn !== "function") throw new InvalidArgumentError("fn", "submit needs a function first.");
-    const call = this.buildCall(fn as (...a: never[]) => unknown, args, options);
-    this.submitTasks([call], options);
+    const call = this.buildCall(fn as (...a: never[]) => unknown, args, options, (i) => (i < 0 ? "args" : `args[${i}]`));
+    this.submitTasks([call], options, (_, i) => `args[${i}]`);
     return new Future<Awaited<R>>(call.key, this);
   }
 
@@ -593,8 +604,8 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
     if (typeof fn !== "function") throw new InvalidArgumentError("fn", "map needs a function first.");
     const list = [...items];
     if (keys !== undefined && keys.length !== list.length) throw new InvalidArgumentError("keys", `map got ${keys.length} keys for ${list.length} items.`);
-    const calls = list.map((x, i) => this.buildCall(fn as (...a: never[]) => unknown, [x], { ...rest, ...(keys === undefined ? {} : { key: keys[i]! }) }));
-    if (calls.length > 0) this.submitTasks(calls, rest);
+    const calls = list.map((x, i) => this.buildCall(fn as (...a: never[]) => unknown, [x], { ...rest, ...(keys === undefined ? {} : { key: keys[i]! }) }, () => `items[${i}]`));
+    if (calls.length > 0) this.submitTasks(calls, rest, (t) => `items[${t}]`);
     return calls.map((c) => new Future<Awaited<R>>(c.key, this));
   }
 
@@ -611,7 +622,7 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
    */
   scatter<T>(values: readonly T[]): Future<T>[] {
     const calls = values.map((v) => ({ key: `scatter-${tokenize(v)}`, node: task(opRef("dask.identity"), [lit(v)]) }));
-    if (calls.length > 0) this.submitTasks(calls, {});
+    if (calls.length > 0) this.submitTasks(calls, {}, (t) => `values[${t}]`);
     return calls.map((c) => new Future<T>(c.key, this));
   }
 
@@ -911,6 +922,20 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
 export type FutureArgs<A extends readonly unknown[]> = {
   [K in keyof A]: A[K] | Future<A[K]> | (A[K] extends readonly (infer U)[] ? readonly (U | Future<U>)[] : never);
 };
+
+/**
+ * `read()`, with an error thrown by reading the user's argument (a getter
+ * that throws) turned into a {@link SerializeError} naming it: the value
+ * cannot be sent, and the caller should learn which one and why.
+ */
+function readingArgument<T>(where: string, read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof DaskError) throw err;
+    throw new SerializeError(where, `reading it threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
+  }
+}
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && Object.getPrototypeOf(v) === Object.prototype;
