@@ -52,7 +52,9 @@ export type SchedulerToWorker =
   /** The workers this one may fetch inputs from (sent on every change of membership). */
   | { readonly op: "peers"; readonly add: readonly string[]; readonly remove: readonly string[] }
   /** Leave: finish nothing more, close. */
-  | { readonly op: "terminate"; readonly reason: string };
+  | { readonly op: "terminate"; readonly reason: string }
+  /** Heartbeat this often (sent on registration): often enough that a live worker is never taken for silent. */
+  | { readonly op: "heartbeat-interval"; readonly ms: number };
 
 /** Ask for the values of keys; the answer lists those held. */
 export interface DataRequest {

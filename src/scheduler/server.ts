@@ -39,7 +39,7 @@ export interface SchedulerServerOptions {
   readonly host?: string;
   /** Port; 0 picks a free one. Default 8786. */
   readonly port?: number;
-  /** A worker silent for this long is taken for dead. Default 10,000 ms. */
+  /** A worker silent for this long is taken for dead (workers heartbeat four times as often, at most once a second). Default 10,000 ms. */
   readonly workerTimeoutMs?: number;
   /** Scheduler tunables (saturation, allowed failures, validation). */
   readonly scheduler?: SchedulerConfig;
@@ -103,6 +103,8 @@ export class SchedulerServer implements AsyncDisposable {
   private nextRequest = 0;
   private closing = false;
   private readonly timer: NodeJS.Timeout;
+  /** How often workers heartbeat (told on registration). */
+  private readonly heartbeatMs: number;
 
   private constructor(
     private readonly listener: TcpListener<SchedulerToWorker | SchedulerToClient, WorkerToScheduler | ClientToScheduler>,
@@ -121,6 +123,9 @@ export class SchedulerServer implements AsyncDisposable {
       this.shell.stimulus({ type: "client-releases-keys", client: this.fireAndForget, keys: [msg.key], stimulusId: this.shell.stimulusId("fire-and-forget-done") });
     });
     const timeout = options.workerTimeoutMs ?? 10_000;
+    // Workers heartbeat four times per timeout (at most once a second): with a fixed 1 s heartbeat, a
+    // timeout under a second removed healthy idle workers.
+    this.heartbeatMs = Math.min(1000, Math.max(10, Math.floor(timeout / 4)));
     this.timer = setInterval(() => this.checkWorkers(timeout), Math.min(1000, Math.max(50, timeout / 4)));
     this.timer.unref();
   }
@@ -195,6 +200,7 @@ export class SchedulerServer implements AsyncDisposable {
     }
     const w: WorkerConn = { address: reg.address, name: reg.name, comm, lastSeen: Date.now(), requests: new Map(), runs: new Map() };
     this.workers.set(w.address, w);
+    post(comm, { op: "heartbeat-interval", ms: this.heartbeatMs });
     post(comm, { op: "peers", add: [...this.workers.keys()].filter((a) => a !== w.address), remove: [] });
     for (const other of this.workers.values()) if (other !== w) post(other.comm, { op: "peers", add: [w.address], remove: [] });
     this.shell.addWorker(w.address, reg.nthreads, {

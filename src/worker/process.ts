@@ -11,8 +11,9 @@
  * - peers → thread: data requests arriving on this worker's listener are
  *   handed to the thread and its answer sent back.
  *
- * The worker heartbeats the scheduler every second and stops when the
- * scheduler tells it to or its connection to the scheduler drops.
+ * The worker heartbeats the scheduler (every second, or as often as the
+ * scheduler asks) and stops when the scheduler tells it to or its
+ * connection to the scheduler drops.
  *
  * @example
  * ```ts
@@ -225,6 +226,12 @@ export class NetworkWorker {
           break;
         case "run":
           void this.run(m);
+          break;
+        case "heartbeat-interval":
+          if (this.stopCause === undefined && Number.isFinite(m.ms) && m.ms >= 10) {
+            clearInterval(this.heartbeat);
+            this.heartbeat = setInterval(() => this.toScheduler({ op: "heartbeat" }), m.ms);
+          }
           break;
         case "terminate":
           void this.stop(m.reason, "scheduler");
