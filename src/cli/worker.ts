@@ -45,7 +45,8 @@ Options:
 
 Exit status: 0 when the workers stopped because the scheduler went away or
 told them to leave, or on Ctrl-C; 1 when a worker could not start (the
-scheduler could not be reached in time) or kept dying; 2 for bad arguments.`;
+scheduler could not be reached in time) or kept dying, or (with --no-nanny)
+the scheduler removed it because it stopped answering; 2 for bad arguments.`;
 
 const FLAGS = {
   nworkers: "string",
@@ -245,6 +246,8 @@ async function runWorkers(p: WorkerPlan): Promise<number> {
   removeHandlers();
   const causes = workers.map((w) => w.stoppedBy);
   if (causes.includes("thread")) return 1; // a crash: a nanny restarts it
+  // Removed while it ran (stuck): a nanny starts a fresh one; alone, fail so a supervisor may.
+  if (causes.includes("restart") && !stopping) return underNanny ? WORKER_EXIT.restart : 1;
   if (causes.includes("scheduler") && !stopping) return underNanny ? WORKER_EXIT.schedulerGone : 0;
   return WORKER_EXIT.stopped;
 }

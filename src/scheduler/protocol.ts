@@ -51,8 +51,11 @@ export type SchedulerToWorker =
   | RunRequest
   /** The workers this one may fetch inputs from (sent on every change of membership). */
   | { readonly op: "peers"; readonly add: readonly string[]; readonly remove: readonly string[] }
-  /** Leave: finish nothing more, close. */
-  | { readonly op: "terminate"; readonly reason: string }
+  /**
+   * Leave: finish nothing more, close. With `restart`, the scheduler is still
+   * up and removed this worker (it stopped answering): a nanny starts a fresh one.
+   */
+  | { readonly op: "terminate"; readonly reason: string; readonly restart?: boolean }
   /** Heartbeat this often (sent on registration): often enough that a live worker is never taken for silent. */
   | { readonly op: "heartbeat-interval"; readonly ms: number };
 

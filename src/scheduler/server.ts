@@ -259,7 +259,14 @@ export class SchedulerServer implements AsyncDisposable {
 
   private checkWorkers(timeout: number): void {
     const now = Date.now();
-    for (const w of [...this.workers.values()]) if (now - w.lastSeen > timeout) this.dropWorker(w, `silent for ${now - w.lastSeen} ms`);
+    for (const w of [...this.workers.values()]) {
+      if (now - w.lastSeen <= timeout) continue;
+      const why = `silent for ${now - w.lastSeen} ms`;
+      // Its process may be alive but stuck (a blocked event loop): should it come back, it must not
+      // carry on as a stranger, nor take its nanny down as if the scheduler were gone — a fresh one starts.
+      post(w.comm, { op: "terminate", reason: `removed by the scheduler: ${why}`, restart: true });
+      this.dropWorker(w, why);
+    }
   }
 
   // ---------------------------------------------------------------- clients

@@ -85,8 +85,10 @@ export interface WorkerSnapshot {
 type ThreadComm = InprocComm<ToThreadMsg, FromThreadMsg>;
 
 /**
- * Why a worker stopped: the scheduler went away or told it to leave, its
- * task thread died (a crash, out of memory), or it was closed.
+ * Why a worker stopped: the scheduler went away or told it to leave, the
+ * scheduler removed it while it ran (it stopped answering: `restart`, a
+ * nanny starts a fresh one), its task thread died (a crash, out of memory),
+ * or it was closed.
  *
  * @example
  * ```ts
@@ -94,7 +96,7 @@ type ThreadComm = InprocComm<ToThreadMsg, FromThreadMsg>;
  * if (worker.stoppedBy === "thread") process.exitCode = 1;
  * ```
  */
-export type WorkerStopCause = "scheduler" | "thread" | "closed";
+export type WorkerStopCause = "scheduler" | "restart" | "thread" | "closed";
 
 /**
  * A running network worker.
@@ -234,7 +236,7 @@ export class NetworkWorker {
           }
           break;
         case "terminate":
-          void this.stop(m.reason, "scheduler");
+          void this.stop(m.reason, m.restart === true ? "restart" : "scheduler");
           break;
       }
     }
