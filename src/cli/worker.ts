@@ -245,6 +245,7 @@ async function runWorkers(p: WorkerPlan): Promise<number> {
   clearInterval(watch);
   removeHandlers();
   const causes = workers.map((w) => w.stoppedBy);
+  if (causes.includes("memory")) return underNanny ? WORKER_EXIT.outOfMemory : 1; // a nanny restarts it, saying why
   if (causes.includes("thread")) return 1; // a crash: a nanny restarts it
   // Removed while it ran (stuck): a nanny starts a fresh one; alone, fail so a supervisor may.
   if (causes.includes("restart") && !stopping) return underNanny ? WORKER_EXIT.restart : 1;

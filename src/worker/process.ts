@@ -87,8 +87,8 @@ type ThreadComm = InprocComm<ToThreadMsg, FromThreadMsg>;
 /**
  * Why a worker stopped: the scheduler went away or told it to leave, the
  * scheduler removed it while it ran (it stopped answering: `restart`, a
- * nanny starts a fresh one), its task thread died (a crash, out of memory),
- * or it was closed.
+ * nanny starts a fresh one), its task thread died (`thread`: a crash;
+ * `memory`: it ran out of its memory limit), or it was closed.
  *
  * @example
  * ```ts
@@ -96,7 +96,7 @@ type ThreadComm = InprocComm<ToThreadMsg, FromThreadMsg>;
  * if (worker.stoppedBy === "thread") process.exitCode = 1;
  * ```
  */
-export type WorkerStopCause = "scheduler" | "restart" | "thread" | "closed";
+export type WorkerStopCause = "scheduler" | "restart" | "thread" | "memory" | "closed";
 
 /**
  * A running network worker.
@@ -194,7 +194,14 @@ export class NetworkWorker {
       ...(options.memoryLimitMb === undefined ? {} : { memoryLimitMb: options.memoryLimitMb }),
       ...(options.resources === undefined ? {} : { resources: options.resources }),
     });
-    thread.on("exit", (code) => void worker!.stop(`its task thread exited with code ${code}`, "thread"));
+    // Why the thread died, when it says: running out of its heap limit is told apart, so the nanny can say so.
+    let threadError: Error | undefined;
+    thread.on("error", (err) => (threadError = err));
+    thread.on("exit", (code) => {
+      if ((threadError as { code?: unknown } | undefined)?.code === "ERR_WORKER_OUT_OF_MEMORY") {
+        void worker!.stop(`its task thread ran out of memory (its limit is ${options.memoryLimitMb === undefined ? "V8's default" : `${options.memoryLimitMb} MiB`})`, "memory");
+      } else void worker!.stop(threadError === undefined ? `its task thread exited with code ${code}` : `its task thread failed: ${threadError.message}`, "thread");
+    });
     log(`worker ${name} at ${address}, registered with ${options.scheduler}`);
     return worker;
   }
