@@ -128,6 +128,7 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
   private workerCount = 0;
   private workerWaiters: (() => void)[] = [];
   private closedBy: Error | undefined;
+  private reconnecting = false;
   private previousDefault: Scheduler | undefined;
   private isDefault = false;
   private readonly heartbeat: NodeJS.Timeout;
@@ -173,6 +174,7 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
    * `waitForWorkers` waits through it.
    */
   private async reconnect(err: Error): Promise<void> {
+    this.reconnecting = true;
     this.failPending(err);
     this.claims.clear();
     this.workerCount = 0;
@@ -194,6 +196,7 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
         return;
       }
       this.currentId = welcome.id;
+      this.reconnecting = false;
       this.attach(comm);
       this.onMessages([{ op: "workers", count: welcome.workers }]);
     } catch (cause) {
@@ -274,6 +277,22 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
       comm.send({ op: "register-client", name });
     });
     return { comm, welcome, early };
+  }
+
+  /**
+   * Where the connection stands: `running` while connected, `connecting`
+   * while it reconnects after losing the scheduler (pending work has failed;
+   * new work is refused until it is `running` again), `closed` once closed
+   * or when reconnecting gave up.
+   *
+   * @example
+   * ```ts
+   * if (client.status === "connecting") await client.waitForWorkers(1); // waits through the reconnection
+   * ```
+   */
+  get status(): "running" | "connecting" | "closed" {
+    if (this.closedBy !== undefined) return "closed";
+    return this.reconnecting ? "connecting" : "running";
   }
 
   /** Workers connected to the scheduler, as last reported. */
