@@ -1,0 +1,128 @@
+/**
+ * Dask's scheduler-robustness acceptance scenarios (reference §5.2, 37–40),
+ * against worker processes on loopback and a scheduler that checks its
+ * invariants after every stimulus. Covered elsewhere:
+ * - 38 `test_worker_death_timeout` (a worker that cannot reach the
+ *   scheduler gives up): test/cli/cluster.test.ts, "an unreachable
+ *   scheduler: the worker exits non-zero within the connect timeout".
+ * - 40 `test_close_gracefully` for idle workers: test/network/failure.test.ts,
+ *   "graceful retirement"; the busy case is here.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { Client } from "../../../src/client/client.js";
+import { ClosedError } from "../../../src/core/errors.js";
+import { CliProcess, killAll } from "../../helpers/cli.js";
+import { TestCluster, until } from "../../helpers/network.js";
+
+let dir: string;
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), "dask-ts-robust-"));
+});
+after(() => {
+  killAll();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const inc = (x: number): number => x + 1;
+/** For `client.run`: the worker process with this pid blocks its event loop for `ms`. */
+const blockIfPid = (pid: number, ms: number): number => {
+  if (process.pid === pid) {
+    const end = Date.now() + ms;
+    while (Date.now() < end);
+  }
+  return process.pid;
+};
+/** Appends `tag` to `log`, waits `ms`, returns x. */
+const logged = async (x: number, tag: string, log: string, ms: number): Promise<number> => {
+  (await import("node:fs")).appendFileSync(log, `${tag}\n`);
+  await new Promise((r) => setTimeout(r, ms));
+  return x;
+};
+const lines = (file: string): string[] => (existsSync(file) ? readFileSync(file, "utf8").split("\n").filter((l) => l !== "") : []);
+
+describe("scheduler robustness scenarios", () => {
+  it("37 test_no_workers: with no workers a task waits in no-worker and runs once a worker joins", async () => {
+    const c = await TestCluster.start();
+    try {
+      const fs = c.client.map(inc, Array.from({ length: 20 }, (_, i) => i));
+      await until(() => fs.every((f) => c.server.shell.state.tasks.get(f.key)?.state === "no-worker"), "every task waits for a worker");
+      await c.worker("late");
+      assert.deepEqual(await c.client.gather(fs), Array.from({ length: 20 }, (_, i) => i + 1));
+    } finally {
+      await c.close();
+    }
+  });
+
+  it("38 test_heartbeat_missing: a worker the scheduler removed as silent closes itself once it can", async () => {
+    const c = await TestCluster.start({ workers: 1, workerTimeoutMs: 400 });
+    try {
+      const w = c.workers[0]!;
+      const from = c.log.length;
+      void c.client.run(blockIfPid, w.proc.pid, 1_000).catch(() => undefined);
+      await c.logLine(/^worker w0 at \S+ removed: silent for \d+ ms$/, from);
+      // Unblocked, it reads that it was removed and leaves (status 1, so a supervisor may restart it).
+      assert.equal((await w.proc.exit()).code, 1, w.proc.output);
+      assert.match(w.proc.lines.stderr.join("\n"), /stopping: removed by the scheduler: silent for \d+ ms/);
+      assert.equal(c.server.workerAddresses.length, 0);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it("39 test_reconnect: the scheduler process is killed; futures fail, the client is connecting, then running on the restarted scheduler", async () => {
+    const first = new CliProcess(["scheduler", "--port", "0"]);
+    const [, address, port] = await first.line(/^scheduler at (tcp:\/\/127\.0\.0\.1:(\d+))$/);
+    const worker = new CliProcess(["worker", address!, "--no-nanny", "--name", "old"]);
+    const client = await Client.connect(address!, { setAsDefault: false, reconnectTimeoutMs: 20_000 });
+    try {
+      assert.equal(client.status, "running");
+      await client.waitForWorkers(1);
+      const done = client.submit(inc, 1);
+      assert.equal(await done.result(), 2);
+      const pending = client.submit(logged, 1, "p", join(dir, "39.log"), 60_000);
+      await until(() => lines(join(dir, "39.log")).length === 1, "the task is running");
+      first.kill("SIGKILL");
+      assert.ok((await pending.exception()) instanceof ClosedError);
+      assert.equal(done.status, "lost");
+      assert.equal(client.status, "connecting");
+      assert.throws(() => client.submit(inc, 2), ClosedError, "no new work while connecting");
+      await worker.exit(); // its scheduler is gone
+      const second = new CliProcess(["scheduler", "--port", port!]);
+      await second.line(/^scheduler at /);
+      new CliProcess(["worker", address!, "--no-nanny", "--name", "new"]);
+      await until(() => client.status === "running", "the client reconnected", 15_000);
+      await client.waitForWorkers(1);
+      assert.equal(await client.submit(inc, 41).result(), 42);
+    } finally {
+      await client.close();
+      assert.equal(client.status, "closed");
+      killAll();
+    }
+  });
+
+  it("40 test_close_gracefully: retiring a busy worker moves its results without recomputing them and reruns its running tasks elsewhere", async () => {
+    // allowedFailures 1: a retirement counted as a death would fail the moved tasks.
+    const c = await TestCluster.start({ workers: 2, scheduler: { allowedFailures: 1 } });
+    try {
+      const log = join(dir, "40.log");
+      const held = Array.from({ length: 10 }, (_, i) => c.client.submit(logged, i, `held-${i}`, log, 0));
+      await c.client.gather(held);
+      const [a, b] = c.workers;
+      assert.ok(held.some((f) => c.holders(f.key).includes(a!.address)), "a holds some results");
+      const slow = Array.from({ length: 4 }, (_, i) => c.client.submit(logged, i, `slow-${i}`, log, 150));
+      await until(() => [...c.server.shell.state.workers.get(a!.address)!.processing].length > 0 && lines(log).some((l) => l.startsWith("slow")), "a is running a slow task");
+      assert.deepEqual(await c.client.retireWorkers([a!.address]), [a!.address]);
+      for (const f of held) assert.deepEqual(c.holders(f.key), [b!.address], `${f.key} moved`);
+      assert.deepEqual(await c.client.gather(held), Array.from({ length: 10 }, (_, i) => i));
+      assert.deepEqual(await c.client.gather(slow), [0, 1, 2, 3]);
+      assert.equal(lines(log).filter((l) => l.startsWith("held")).length, 10, "no held result was recomputed");
+    } finally {
+      await c.close();
+    }
+  });
+});
