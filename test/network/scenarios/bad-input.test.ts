@@ -13,6 +13,7 @@ import { ModuleResolutionError, SerializeError, TaskError } from "../../../src/c
 import { onlyOnTheClient } from "../../fixtures/worker-unloadable.js";
 import { killAll } from "../../helpers/cli.js";
 import { TestCluster } from "../../helpers/network.js";
+import { inc } from "./tasks.js";
 
 let c: TestCluster;
 before(async () => {
@@ -23,7 +24,6 @@ after(async () => {
   killAll();
 });
 
-const inc = (x: number): number => x + 1;
 
 /** The cluster still computes, its one worker never left, and the scheduler holds nothing it should not. */
 async function healthy(): Promise<void> {

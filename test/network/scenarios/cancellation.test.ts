@@ -4,28 +4,19 @@
  * after every stimulus. Tasks signal through files in a temporary directory
  * (they run in other processes), so the tests wait on events, not on time.
  */
-import { after, before, describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { writeFileSync } from "node:fs";
 
 import { Client } from "../../../src/client/client.js";
 import { NetworkWorker } from "../../../src/worker/process.js";
 import { CancelledError } from "../../../src/core/errors.js";
 import { killAll } from "../../helpers/cli.js";
 import { TestCluster, until } from "../../helpers/network.js";
+import { inc, lines, logged, scratchDir } from "./tasks.js";
 
-let dir: string;
-before(() => {
-  dir = mkdtempSync(join(tmpdir(), "dask-ts-cancel-"));
-});
-after(() => {
-  killAll();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-const inc = (x: number): number => x + 1;
+const path = scratchDir("cancel");
+after(killAll);
 
 /**
  * Appends a line to `log` when it starts, then waits until the file `go`
@@ -39,14 +30,13 @@ const gated = async (x: number, log: string, go: string): Promise<number> => {
   return x + 1;
 };
 
-const lines = (file: string): string[] => (existsSync(file) ? readFileSync(file, "utf8").split("\n").filter((l) => l !== "") : []);
 
 describe("cancellation scenarios", () => {
   it("25 test_cancel: cancelling x cancels its dependent y too; the scheduler forgets both", async () => {
     const c = await TestCluster.start({ workers: 1 });
     try {
-      const log = join(dir, "25.log");
-      const x = c.client.submit(gated, 1, log, join(dir, "25.go"));
+      const log = path("25.log");
+      const x = c.client.submit(gated, 1, log, path("25.go"));
       const y = c.client.submit(inc, x);
       await until(() => lines(log).length === 1, "x started");
       await x.cancel();
@@ -54,7 +44,7 @@ describe("cancellation scenarios", () => {
       assert.equal(y.status, "cancelled", "the dependent is cancelled with it");
       await assert.rejects(y.result(), CancelledError);
       await until(() => c.server.shell.state.tasks.size === 0, "the scheduler forgot x and y");
-      writeFileSync(join(dir, "25.go"), ""); // let the abandoned run end
+      writeFileSync(path("25.go"), ""); // let the abandoned run end
       assert.equal(await c.client.submit(inc, 41).result(), 42);
     } finally {
       await c.close();
@@ -65,9 +55,9 @@ describe("cancellation scenarios", () => {
     const c = await TestCluster.start({ workers: 1 });
     const other = await Client.connect(c.server.address, { setAsDefault: false });
     try {
-      const go = join(dir, "26.go");
-      const mine = c.client.submit(gated, 10, join(dir, "26.log"), go);
-      const theirs = other.submit(gated, 10, join(dir, "26.log"), go);
+      const go = path("26.go");
+      const mine = c.client.submit(gated, 10, path("26.log"), go);
+      const theirs = other.submit(gated, 10, path("26.log"), go);
       assert.equal(mine.key, theirs.key, "the same key, shared");
       await mine.cancel();
       assert.equal(mine.status, "cancelled");
@@ -76,15 +66,15 @@ describe("cancellation scenarios", () => {
       assert.equal(theirs.status, "finished");
 
       // force: the other client's future of the key is cancelled as well.
-      const log = join(dir, "26-force.log");
-      const a = c.client.submit(gated, 20, log, join(dir, "26-force.go"));
-      const b = other.submit(gated, 20, log, join(dir, "26-force.go"));
+      const log = path("26-force.log");
+      const a = c.client.submit(gated, 20, log, path("26-force.go"));
+      const b = other.submit(gated, 20, log, path("26-force.go"));
       await until(() => lines(log).length === 1, "the shared task started");
       await a.cancel({ force: true });
       await until(() => b.status === "cancelled", "the other client's future is cancelled");
       await assert.rejects(b.result(), CancelledError);
       await until(() => !c.server.shell.state.tasks.has(a.key), "the scheduler forgot the key");
-      writeFileSync(join(dir, "26-force.go"), "");
+      writeFileSync(path("26-force.go"), "");
     } finally {
       await other.close();
       await c.close();
@@ -97,8 +87,8 @@ describe("cancellation scenarios", () => {
     const w = await NetworkWorker.start({ scheduler: c.server.address, name: "a", validate: true });
     try {
       await c.client.waitForWorkers(1);
-      const log = join(dir, "27.log");
-      const go = join(dir, "27.go");
+      const log = path("27.log");
+      const go = path("27.go");
       const stateOf = async (key: string): Promise<string | undefined> => (await w.snapshot()).tasks.get(key);
       const reach = async (key: string, state: string): Promise<void> => {
         const deadline = Date.now() + 10_000;
@@ -129,13 +119,8 @@ describe("cancellation scenarios", () => {
   it("28 test_stop_doing_unnecessary_work: dropping 1,000 futures stops the work", async () => {
     const c = await TestCluster.start({ workers: 1 });
     try {
-      const log = join(dir, "28.log");
-      const logged = async (i: number, log: string): Promise<number> => {
-        (await import("node:fs")).appendFileSync(log, `${i}\n`);
-        await new Promise((r) => setTimeout(r, 5));
-        return i;
-      };
-      const fs = Array.from({ length: 1_000 }, (_, i) => c.client.submit(logged, i, log));
+      const log = path("28.log");
+      const fs = Array.from({ length: 1_000 }, (_, i) => c.client.submit(logged, i, String(i), log, 5));
       await until(() => lines(log).length >= 10, "some tasks ran");
       for (const f of fs) f.release();
       await until(() => c.server.shell.state.tasks.size === 0, "the scheduler forgot them all");

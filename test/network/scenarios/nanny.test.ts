@@ -14,22 +14,10 @@ import { KilledWorkerError } from "../../../src/core/errors.js";
 import { Nanny } from "../../../src/worker/nanny.js";
 import { CliProcess, killAll, processExists } from "../../helpers/cli.js";
 import { TestCluster, until } from "../../helpers/network.js";
+import { blockIfPid, inc, slowInc } from "./tasks.js";
 
 after(killAll);
 
-const inc = (x: number): number => x + 1;
-const slowInc = async (x: number, ms: number): Promise<number> => {
-  await new Promise((r) => setTimeout(r, ms));
-  return x + 1;
-};
-/** For `client.run`: the worker process with this pid blocks its event loop for `ms`. */
-const blockIfPid = (pid: number, ms: number): number => {
-  if (process.pid === pid) {
-    const end = Date.now() + ms;
-    while (Date.now() < end);
-  }
-  return process.pid;
-};
 
 describe("nanny and restart scenarios", () => {
   it("5 test_worker_ttl_restarts_worker: a worker whose event loop is blocked is removed, its task fails with KilledWorkerError, and its nanny restarts it", async () => {

@@ -6,24 +6,21 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
 import { TaskError } from "../../../src/core/errors.js";
 import { killAll } from "../../helpers/cli.js";
 import { TestCluster } from "../../helpers/network.js";
+import { scratchDir } from "./tasks.js";
 
-let dir: string;
+const path = scratchDir("retries");
 let c: TestCluster;
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), "dask-ts-retries-"));
   c = await TestCluster.start({ workers: 2 });
 });
 after(async () => {
   await c?.close();
   killAll();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 /** Runs so far, as counted by the tasks in `file`. */
@@ -53,7 +50,7 @@ describe("retries and errors scenarios", () => {
       0: [["RangeError", "one"], 4, ["TypeError", "seven"]],
     };
     for (const retries of [2, 1, 0]) {
-      const items = sequences.map((outcomes, i) => ({ outcomes, file: join(dir, `29-${retries}-${i}`) }));
+      const items = sequences.map((outcomes, i) => ({ outcomes, file: path(`29-${retries}-${i}`) }));
       const fs = c.client.map(varying, items, { retries });
       for (const [i, f] of fs.entries()) {
         const want = expected[retries]![i]!;
@@ -70,7 +67,7 @@ describe("retries and errors scenarios", () => {
   });
 
   it("30 test_retry_dependencies: y.retry() reruns the erred dependency once the configuration is fixed", async () => {
-    const config = join(dir, "30.json");
+    const config = path("30.json");
     const readConfig = async (path: string): Promise<number> => {
       const fs = await import("node:fs");
       return JSON.parse(fs.readFileSync(path, "utf8")).foo; // throws while the file is missing
@@ -91,7 +88,7 @@ describe("retries and errors scenarios", () => {
   });
 
   it("31 test_dont_recompute_if_erred: asking again for an erred key re-raises its error without running anything", async () => {
-    const log = join(dir, "31.log");
+    const log = path("31.log");
     const failing = async (x: number, log: string): Promise<number> => {
       (await import("node:fs")).appendFileSync(log, "x");
       throw new RangeError(`bad ${x}`);

@@ -8,42 +8,17 @@
  * - 40 `test_close_gracefully` for idle workers: test/network/failure.test.ts,
  *   "graceful retirement"; the busy case is here.
  */
-import { after, before, describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 
 import { Client } from "../../../src/client/client.js";
 import { ClosedError } from "../../../src/core/errors.js";
 import { CliProcess, killAll } from "../../helpers/cli.js";
 import { TestCluster, until } from "../../helpers/network.js";
+import { blockIfPid, inc, lines, logged, scratchDir } from "./tasks.js";
 
-let dir: string;
-before(() => {
-  dir = mkdtempSync(join(tmpdir(), "dask-ts-robust-"));
-});
-after(() => {
-  killAll();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-const inc = (x: number): number => x + 1;
-/** For `client.run`: the worker process with this pid blocks its event loop for `ms`. */
-const blockIfPid = (pid: number, ms: number): number => {
-  if (process.pid === pid) {
-    const end = Date.now() + ms;
-    while (Date.now() < end);
-  }
-  return process.pid;
-};
-/** Appends `tag` to `log`, waits `ms`, returns x. */
-const logged = async (x: number, tag: string, log: string, ms: number): Promise<number> => {
-  (await import("node:fs")).appendFileSync(log, `${tag}\n`);
-  await new Promise((r) => setTimeout(r, ms));
-  return x;
-};
-const lines = (file: string): string[] => (existsSync(file) ? readFileSync(file, "utf8").split("\n").filter((l) => l !== "") : []);
+const path = scratchDir("robust");
+after(killAll);
 
 describe("scheduler robustness scenarios", () => {
   it("37 test_no_workers: with no workers a task waits in no-worker and runs once a worker joins", async () => {
@@ -84,8 +59,8 @@ describe("scheduler robustness scenarios", () => {
       await client.waitForWorkers(1);
       const done = client.submit(inc, 1);
       assert.equal(await done.result(), 2);
-      const pending = client.submit(logged, 1, "p", join(dir, "39.log"), 60_000);
-      await until(() => lines(join(dir, "39.log")).length === 1, "the task is running");
+      const pending = client.submit(logged, 1, "p", path("39.log"), 60_000);
+      await until(() => lines(path("39.log")).length === 1, "the task is running");
       first.kill("SIGKILL");
       assert.ok((await pending.exception()) instanceof ClosedError);
       assert.equal(done.status, "lost");
@@ -109,7 +84,7 @@ describe("scheduler robustness scenarios", () => {
     // allowedFailures 1: a retirement counted as a death would fail the moved tasks.
     const c = await TestCluster.start({ workers: 2, scheduler: { allowedFailures: 1 } });
     try {
-      const log = join(dir, "40.log");
+      const log = path("40.log");
       const held = Array.from({ length: 10 }, (_, i) => c.client.submit(logged, i, `held-${i}`, log, 0));
       await c.client.gather(held);
       const [a, b] = c.workers;

@@ -16,34 +16,10 @@ import { NetworkWorker } from "../../../src/worker/process.js";
 import { killAll } from "../../helpers/cli.js";
 import { TestCluster, countFinished, until } from "../../helpers/network.js";
 import { rng } from "../../helpers/random.js";
+import { blockIfPid, exitIfPid, inc, range, slowAdd, slowInc, sum } from "./tasks.js";
 
 after(killAll);
 
-const inc = (x: number): number => x + 1;
-const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
-const slowInc = async (x: number, ms: number): Promise<number> => {
-  await new Promise((r) => setTimeout(r, ms));
-  return x + 1;
-};
-const slowAdd = async (a: number, b: number, ms: number): Promise<number> => {
-  await new Promise((r) => setTimeout(r, ms));
-  return a + b;
-};
-/** For `client.run`: the worker process with this pid exits at once (Python's `os._exit`). */
-const exitIfPid = (pid: number): number => {
-  if (process.pid === pid) process.exit(1);
-  return process.pid;
-};
-/** For `client.run`: the worker process with this pid blocks its event loop for `ms` (it answers nobody meanwhile). */
-const blockIfPid = (pid: number, ms: number): number => {
-  if (process.pid === pid) {
-    const end = Date.now() + ms;
-    while (Date.now() < end);
-  }
-  return process.pid;
-};
-
-const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
 describe("worker failure scenarios", () => {
   it("1 test_submit_after_failed_worker: results lost with a closed worker are recomputed for a later task", async () => {
