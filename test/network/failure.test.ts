@@ -100,6 +100,7 @@ describe("network cluster failures", () => {
       const err = await f.exception();
       assert.ok(err instanceof KilledWorkerError, String(err));
       assert.equal(err.key, f.key);
+      assert.match(err.lastWorker, /^tcp:\/\/127\.0\.0\.1:\d+$/, "it names the last worker that died (scenario 6)");
       await Promise.all(c.workers.map(exited));
     } finally {
       await c.close();
