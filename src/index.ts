@@ -67,6 +67,7 @@ export {
   UnknownNameError,
   DatasetExistsError,
   NotHeldError,
+  NoValidWorkerError,
   type DaskErrorCode,
   type DaskErrorCodes,
 } from "./core/errors.js";

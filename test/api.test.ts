@@ -31,6 +31,7 @@ const expected: Record<string, string[]> = {
     "NoClientError",
     "NoFilesFoundError",
     "NotHeldError",
+    "NoValidWorkerError",
     "ProtocolError",
     "ProtocolVersionError",
     "SerializeError",
@@ -176,5 +177,6 @@ function sampleErrors(errors: typeof import("../src/core/errors.js")) {
     new errors.UnknownNameError("dataset", "nope"),
     new errors.DatasetExistsError("x"),
     new errors.NotHeldError("lock", "db"),
+    new errors.NoValidWorkerError("train-1", ["tcp://10.0.0.9:4000"], ["GPU=1"], 2, 60_000),
   ];
 }

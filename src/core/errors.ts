@@ -63,6 +63,7 @@ export interface DaskErrorCodes {
   DASK_ERR_UNKNOWN_NAME: UnknownNameError;
   DASK_ERR_DATASET_EXISTS: DatasetExistsError;
   DASK_ERR_NOT_HELD: NotHeldError;
+  DASK_ERR_NO_VALID_WORKER: NoValidWorkerError;
 }
 
 /**
@@ -933,6 +934,48 @@ export class NotHeldError extends DaskError {
   }
 }
 
+/**
+ * A task waited longer than the scheduler's `noWorkersTimeoutMs` for a
+ * worker that could ever run it: none is connected, or none of those
+ * connected is among its allowed `workers` or offers the `resources` it
+ * needs (a worker with them that is merely busy does not count).
+ *
+ * @example
+ * ```ts
+ * // scheduler started with { noWorkersTimeoutMs: 60_000 }
+ * await client.submitWith({ resources: { GPU: 1 } }, train, data).result(); // NoValidWorkerError when no worker offers a GPU
+ * ```
+ */
+export class NoValidWorkerError extends DaskError {
+  override readonly name = "NoValidWorkerError";
+  /** The task's key. */
+  readonly key: string;
+  /** The workers it may run on; empty when any would do. */
+  readonly workers: string[];
+  /** What it needs of its worker, such as `["GPU=1"]`; empty when nothing. */
+  readonly resources: string[];
+  /** Workers connected when it gave up. */
+  readonly connectedWorkers: number;
+  /** How long it waited. */
+  readonly timeoutMs: number;
+  constructor(key: string, workers: readonly string[], resources: readonly string[], connectedWorkers: number, timeoutMs: number) {
+    const needs = [workers.length > 0 ? `it may run only on ${workers.join(", ")}` : "", resources.length > 0 ? `it needs ${resources.join(", ")}` : ""].filter((s) => s !== "");
+    super(
+      "DASK_ERR_NO_VALID_WORKER",
+      `Task ${key} found no worker that could run it within ${timeoutMs} ms: ` +
+        (connectedWorkers === 0
+          ? "no worker is connected. Start workers (dask-ts worker ADDRESS), or allow more time with noWorkersTimeoutMs."
+          : `${needs.join(" and ")}, and none of the ${connectedWorkers} connected workers ${workers.length > 0 && resources.length > 0 ? "is one of those with them" : workers.length > 0 ? "is one of those" : "offers that much"}. ` +
+            "Check the addresses (client.run(() => 0) lists the workers') or the workers' --resources."),
+    );
+    this.key = key;
+    this.workers = [...workers];
+    this.resources = [...resources];
+    this.connectedWorkers = connectedWorkers;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
 /** An error as a plain record that survives structured clone and msgpack. */
 export interface SerializedError {
   readonly name: string;
@@ -1064,6 +1107,9 @@ export function deserializeError(rec: SerializedError): Error {
       break;
     case "DASK_ERR_DATASET_EXISTS":
       err = new DatasetExistsError(s("dataset"));
+      break;
+    case "DASK_ERR_NO_VALID_WORKER":
+      err = new NoValidWorkerError(s("key"), (f["workers"] as string[] | undefined) ?? [], (f["resources"] as string[] | undefined) ?? [], Number(f["connectedWorkers"] ?? 0), Number(f["timeoutMs"] ?? 0));
       break;
     case "DASK_ERR_NOT_HELD":
       err = new NotHeldError(s("kind"), s("heldName"));

@@ -24,7 +24,7 @@ import type { ToClientMsg } from "./messages.js";
 import type { ClientToScheduler, DataReply, RunReply, SchedulerToClient, SchedulerToWorker, WorkerToScheduler } from "./protocol.js";
 import { CoordinationServices } from "./coordination.js";
 import { SchedulerShell } from "./shell.js";
-import type { SchedulerConfig } from "./state.js";
+import type { SchedulerConfig, SchedulerTask } from "./state.js";
 
 /**
  * Options of {@link SchedulerServer.start}.
@@ -41,6 +41,12 @@ export interface SchedulerServerOptions {
   readonly port?: number;
   /** A worker silent for this long is taken for dead (workers heartbeat four times as often, at most once a second). Default 10,000 ms. */
   readonly workerTimeoutMs?: number;
+  /**
+   * A task that waits this long with no worker that could ever run it (none
+   * connected, or none allowed or offering its resources; busy ones count as
+   * able) fails with NoValidWorkerError. Default: it waits as long as it takes.
+   */
+  readonly noWorkersTimeoutMs?: number;
   /** Scheduler tunables (saturation, allowed failures, validation). */
   readonly scheduler?: SchedulerConfig;
   /** Told about workers and clients coming and going. */
@@ -126,7 +132,17 @@ export class SchedulerServer implements AsyncDisposable {
     // Workers heartbeat four times per timeout (at most once a second): with a fixed 1 s heartbeat, a
     // timeout under a second removed healthy idle workers.
     this.heartbeatMs = Math.min(1000, Math.max(10, Math.floor(timeout / 4)));
-    this.timer = setInterval(() => this.checkWorkers(timeout), Math.min(1000, Math.max(50, timeout / 4)));
+    const noWorkers = options.noWorkersTimeoutMs;
+    if (noWorkers !== undefined && !(Number.isFinite(noWorkers) && noWorkers >= 0)) {
+      throw new InvalidArgumentError("noWorkersTimeoutMs", `noWorkersTimeoutMs must be a number of milliseconds ≥ 0, got ${String(noWorkers)}.`);
+    }
+    this.timer = setInterval(
+      () => {
+        this.checkWorkers(timeout);
+        if (noWorkers !== undefined) this.checkUnrunnable(noWorkers);
+      },
+      Math.min(1000, Math.max(50, Math.min(timeout, noWorkers ?? Infinity) / 4)),
+    );
     this.timer.unref();
   }
 
@@ -267,6 +283,31 @@ export class SchedulerServer implements AsyncDisposable {
       post(w.comm, { op: "terminate", reason: `removed by the scheduler: ${why}`, restart: true });
       this.dropWorker(w, why);
     }
+  }
+
+  /** Since when each task in `no-worker` has had no worker that could ever run it. */
+  private readonly hopelessSince = new Map<SchedulerTask, number>();
+
+  /** Fail the tasks that have waited `timeout` ms for a worker that could run them, when none can. */
+  private checkUnrunnable(timeout: number): void {
+    const { unrunnable, workers } = this.shell.state;
+    const now = Date.now();
+    for (const ts of this.hopelessSince.keys()) if (!unrunnable.has(ts)) this.hopelessSince.delete(ts);
+    const expired: Key[] = [];
+    for (const ts of unrunnable) {
+      // Some worker could run it once its resources are free: it waits for them, not for a worker.
+      const able = [...workers.values()].some(
+        (w) => (ts.restrictions === undefined || ts.restrictions.has(w.address)) && Object.entries(ts.resources ?? {}).every(([name, need]) => (w.resources[name] ?? 0) >= need),
+      );
+      if (able) {
+        this.hopelessSince.delete(ts);
+        continue;
+      }
+      const since = this.hopelessSince.get(ts);
+      if (since === undefined) this.hopelessSince.set(ts, now);
+      else if (now - since >= timeout) expired.push(ts.key);
+    }
+    if (expired.length > 0) this.shell.stimulus({ type: "no-valid-worker", keys: expired, timeoutMs: timeout, stimulusId: this.shell.stimulusId("no-valid-worker") });
   }
 
   // ---------------------------------------------------------------- clients

@@ -31,7 +31,7 @@
  *
  * @module
  */
-import { InvalidTransitionError, KilledWorkerError, serializeError, type SerializedError } from "../core/errors.js";
+import { InvalidTransitionError, KilledWorkerError, NoValidWorkerError, serializeError, type SerializedError } from "../core/errors.js";
 import { keepShape } from "../core/shapes.js";
 import type { Key, TaskNode } from "../core/graph.js";
 import { EMPTY_SET, drop, empty, forgetLastPut, grow, put } from "./lazy-set.js";
@@ -158,6 +158,8 @@ export type SchedulerEvent =
       readonly stimulusId: string;
     }
   | { readonly type: "client-releases-keys"; readonly client: string; readonly keys: readonly Key[]; readonly stimulusId: string }
+  /** These tasks waited in `no-worker` for `timeoutMs` with no worker that could ever run them: they err with NoValidWorkerError. */
+  | { readonly type: "no-valid-worker"; readonly keys: readonly Key[]; readonly timeoutMs: number; readonly stimulusId: string }
   /** Run erred tasks again (`Future.retry`): the erred tasks each key's failure comes from, and the erred tasks depending on them. */
   | { readonly type: "retry"; readonly keys: readonly Key[]; readonly stimulusId: string }
   /**
@@ -435,6 +437,16 @@ export class SchedulerState {
         break;
       case "retry":
         this.retry(event.keys, recs);
+        break;
+      case "no-valid-worker":
+        for (const key of event.keys) {
+          const ts = this.tasks.get(key);
+          if (ts === undefined || ts.state !== "no-worker") continue;
+          const resources = Object.entries(ts.resources ?? {}).map(([name, n]) => `${name}=${n}`);
+          ts.exception = serializeError(new NoValidWorkerError(ts.key, [...(ts.restrictions ?? [])], resources, this.workers.size, event.timeoutMs));
+          ts.exceptionBlame = ts;
+          recs.set(ts, "erred");
+        }
         break;
       case "add-replica": {
         const ts = this.tasks.get(event.key);

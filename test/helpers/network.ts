@@ -51,6 +51,7 @@ export interface TestClusterOptions {
   /** More flags for those workers. */
   readonly workerArgs?: readonly string[];
   readonly workerTimeoutMs?: number;
+  readonly noWorkersTimeoutMs?: number;
   /** Scheduler tunables; validation is on unless `validate: false`. */
   readonly scheduler?: SchedulerServerOptions["scheduler"];
   readonly client?: ClientOptions;
@@ -80,6 +81,7 @@ export class TestCluster {
     c.server = await SchedulerServer.start({
       port: 0,
       ...(options.workerTimeoutMs === undefined ? {} : { workerTimeoutMs: options.workerTimeoutMs }),
+      ...(options.noWorkersTimeoutMs === undefined ? {} : { noWorkersTimeoutMs: options.noWorkersTimeoutMs }),
       scheduler: { validate: true, ...options.scheduler },
       log: (line) => {
         c.log.push(line);
