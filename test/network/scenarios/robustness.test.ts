@@ -12,7 +12,7 @@ import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 
 import { Client } from "../../../src/client/client.js";
-import { ClosedError } from "../../../src/core/errors.js";
+import { ClosedError, NoValidWorkerError } from "../../../src/core/errors.js";
 import { CliProcess, killAll } from "../../helpers/cli.js";
 import { TestCluster, until } from "../../helpers/network.js";
 import { blockIfPid, inc, lines, logged, scratchDir } from "./tasks.js";
@@ -30,6 +30,31 @@ describe("scheduler robustness scenarios", () => {
       assert.deepEqual(await c.client.gather(fs), Array.from({ length: 20 }, (_, i) => i + 1));
     } finally {
       await c.close();
+    }
+  });
+
+  it("37 test_no_workers_timeout_bad_restrictions: with noWorkersTimeoutMs, a task no connected worker may run fails with NoValidWorkerError; busy workers do not count", async () => {
+    const c = await TestCluster.start({ workers: 1, workerArgs: ["--resources", "GPU=1"], noWorkersTimeoutMs: 150 });
+    try {
+      const nowhere = await c.client.submitWith({ workers: ["tcp://127.0.0.1:1"] }, inc, 1).exception();
+      assert.ok(nowhere instanceof NoValidWorkerError, String(nowhere));
+      assert.deepEqual([nowhere.workers, nowhere.connectedWorkers, nowhere.timeoutMs], [["tcp://127.0.0.1:1"], 1, 150]);
+      assert.match(nowhere.message, /may run only on tcp:\/\/127\.0\.0\.1:1, and none of the 1 connected workers is one of those/);
+      const tpu = await c.client.submitWith({ resources: { TPU: 1 } }, inc, 2).exception();
+      assert.ok(tpu instanceof NoValidWorkerError && tpu.resources[0] === "TPU=1", String(tpu));
+      // The one GPU is busy with the first task for longer than the timeout: the second waits, and runs.
+      const log = path("37.log");
+      const gpu = [1, 2].map((i) => c.client.submitWith({ resources: { GPU: 1 } }, logged, i, `gpu-${i}`, log, 300));
+      assert.deepEqual(await c.client.gather(gpu), [1, 2]);
+    } finally {
+      await c.close();
+    }
+    const empty = await TestCluster.start({ noWorkersTimeoutMs: 100 });
+    try {
+      const err = await empty.client.submit(inc, 1).exception();
+      assert.ok(err instanceof NoValidWorkerError && err.connectedWorkers === 0 && /no worker is connected/.test(err.message), String(err));
+    } finally {
+      await empty.close();
     }
   });
 
