@@ -72,6 +72,7 @@ export {
   UploadTooLargeError,
   UploadError,
   type UploadFailure,
+  NoValidWorkerError,
   type DaskErrorCode,
   type DaskErrorCodes,
 } from "./core/errors.js";

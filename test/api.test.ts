@@ -32,6 +32,7 @@ const expected: Record<string, string[]> = {
     "NoClientError",
     "NoFilesFoundError",
     "NotHeldError",
+    "NoValidWorkerError",
     "ProtocolError",
     "ProtocolVersionError",
     "SerializeError",
@@ -184,5 +185,6 @@ function sampleErrors(errors: typeof import("../src/core/errors.js")) {
     new errors.UploadSourceError("./tasks.js", "ENOENT"),
     new errors.UploadTooLargeError("/app", 300, 100),
     new errors.UploadError("file:///app/tasks.js", [{ worker: "tcp://127.0.0.1:1", reason: "SyntaxError: Unexpected token" }]),
+    new errors.NoValidWorkerError("train-1", ["tcp://10.0.0.9:4000"], ["GPU=1"], 2, 60_000),
   ];
 }

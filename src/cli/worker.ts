@@ -44,10 +44,13 @@ Options:
                           by clients), in a directory of its own that it
                           removes when it stops (default: the system's
                           temporary directory)
+  --validate              check the worker state machine's invariants after
+                          every step (slow; for debugging)
 
 Exit status: 0 when the workers stopped because the scheduler went away or
 told them to leave, or on Ctrl-C; 1 when a worker could not start (the
-scheduler could not be reached in time) or kept dying; 2 for bad arguments.`;
+scheduler could not be reached in time) or kept dying, or (with --no-nanny)
+the scheduler removed it because it stopped answering; 2 for bad arguments.`;
 
 const FLAGS = {
   nworkers: "string",
@@ -60,6 +63,7 @@ const FLAGS = {
   "contact-host": "string",
   "connect-timeout": "string",
   "local-directory": "string",
+  validate: "boolean",
 } as const;
 
 /** The workers to start, as the flags ask. */
@@ -73,6 +77,7 @@ interface WorkerPlan {
   readonly contactHost: string | undefined;
   readonly connectTimeoutMs: number;
   readonly localDirectory: string | undefined;
+  readonly validate: boolean;
 }
 
 /** A memory size (`4GiB`, `512MB`, `2G`: SI or IEC units, as {@link parseBytes} reads them) in whole MiB. */
@@ -141,6 +146,7 @@ function plan(args: readonly string[]): { plan: WorkerPlan; nanny: boolean } {
       contactHost: contactHost === undefined ? undefined : checkHost(contactHost, "contact-host"),
       connectTimeoutMs: parseDuration(text("connect-timeout") ?? "30s", "connect-timeout"),
       localDirectory,
+      validate: flags.has("validate"),
     },
   };
 }
@@ -153,6 +159,7 @@ function childArgs(p: WorkerPlan): string[] {
   if (p.host !== undefined) out.push("--host", p.host);
   if (p.contactHost !== undefined) out.push("--contact-host", p.contactHost);
   if (p.localDirectory !== undefined) out.push("--local-directory", p.localDirectory);
+  if (p.validate) out.push("--validate");
   return out;
 }
 
@@ -220,6 +227,7 @@ async function runWorkers(p: WorkerPlan): Promise<number> {
         name,
         nthreads: p.nthreads,
         connectTimeoutMs: p.connectTimeoutMs,
+        validate: p.validate,
         log,
         ...(p.memoryLimitMb === undefined ? {} : { memoryLimitMb: p.memoryLimitMb }),
         ...(p.resources === undefined ? {} : { resources: p.resources }),
@@ -248,7 +256,10 @@ async function runWorkers(p: WorkerPlan): Promise<number> {
   clearInterval(watch);
   removeHandlers();
   const causes = workers.map((w) => w.stoppedBy);
+  if (causes.includes("memory")) return underNanny ? WORKER_EXIT.outOfMemory : 1; // a nanny restarts it, saying why
   if (causes.includes("thread")) return 1; // a crash: a nanny restarts it
+  // Removed while it ran (stuck): a nanny starts a fresh one; alone, fail so a supervisor may.
+  if (causes.includes("restart") && !stopping) return underNanny ? WORKER_EXIT.restart : 1;
   if (causes.includes("scheduler") && !stopping) return underNanny ? WORKER_EXIT.schedulerGone : 0;
   return WORKER_EXIT.stopped;
 }

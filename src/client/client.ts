@@ -20,7 +20,7 @@
  * ```
  * @module
  */
-import { CancelledError, ClosedError, InvalidArgumentError, LostDataError, MessageTooLargeError, MissingKeyError, UploadTooLargeError, deserializeError } from "../core/errors.js";
+import { CancelledError, ClosedError, DaskError, InvalidArgumentError, LostDataError, MessageTooLargeError, MissingKeyError, SerializeError, UploadTooLargeError, deserializeError } from "../core/errors.js";
 import { assertShippable, fnRefName, fnRefOf } from "../core/functions.js";
 import { lit, ref, task, type Expr, type Graph, type Key, type TaskNode } from "../core/graph.js";
 import { randomToken, tokenize } from "../core/tokenize.js";
@@ -145,6 +145,7 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
   private workerCount = 0;
   private workerWaiters: (() => void)[] = [];
   private closedBy: Error | undefined;
+  private reconnecting = false;
   private previousDefault: Scheduler | undefined;
   private isDefault = false;
   private readonly heartbeat: NodeJS.Timeout;
@@ -190,6 +191,7 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
    * `waitForWorkers` waits through it.
    */
   private async reconnect(err: Error): Promise<void> {
+    this.reconnecting = true;
     this.failPending(err);
     this.claims.clear();
     this.workerCount = 0;
@@ -211,6 +213,7 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
         return;
       }
       this.currentId = welcome.id;
+      this.reconnecting = false;
       this.attach(comm);
       this.onMessages([{ op: "workers", count: welcome.workers }]);
     } catch (cause) {
@@ -293,6 +296,22 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
     return { comm, welcome, early };
   }
 
+  /**
+   * Where the connection stands: `running` while connected, `connecting`
+   * while it reconnects after losing the scheduler (pending work has failed;
+   * new work is refused until it is `running` again), `closed` once closed
+   * or when reconnecting gave up.
+   *
+   * @example
+   * ```ts
+   * if (client.status === "connecting") await client.waitForWorkers(1); // waits through the reconnection
+   * ```
+   */
+  get status(): "running" | "connecting" | "closed" {
+    if (this.closedBy !== undefined) return "closed";
+    return this.reconnecting ? "connecting" : "running";
+  }
+
   /** Workers connected to the scheduler, as last reported. */
   get workers(): number {
     return this.workerCount;
@@ -346,6 +365,21 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
         case "task-erred":
           if (m.session !== undefined) this.sessionMessage(m.session, m);
           else this.futureMessage(m);
+          break;
+        case "cancelled":
+          if (m.session !== undefined) {
+            const s = this.sessions.get(m.session);
+            const key = m.keys.find((k) => s?.keys.has(k));
+            if (key !== undefined) s!.onDone(new CancelledError(key));
+          } else {
+            for (const k of m.keys) {
+              const rec = this.records.get(k);
+              if (rec === undefined || rec.status === "cancelled") continue;
+              rec.status = "cancelled";
+              rec.error = undefined;
+              this.wake(rec);
+            }
+          }
           break;
       }
     }
@@ -466,18 +500,36 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
     this.post({ op: "release-keys", keys: [key] });
   }
 
-  /** @internal */
-  async cancel(keys: readonly Key[]): Promise<void> {
+  /**
+   * @internal Cancel keys here at once, then on the scheduler, which also
+   * cancels the tasks depending on them that nobody else wants (`force`: for
+   * every client) and tells each client concerned before it answers.
+   */
+  async cancel(keys: readonly Key[], force = false): Promise<void> {
     const mine: Key[] = [];
     for (const k of keys) {
       const rec = this.records.get(k);
-      if (rec === undefined || rec.status === "cancelled") continue;
+      if (rec === undefined || (rec.status === "cancelled" && !force)) continue;
       rec.status = "cancelled";
       rec.error = undefined;
       this.wake(rec);
       mine.push(k);
     }
-    if (mine.length > 0) this.post({ op: "release-keys", keys: mine });
+    if (mine.length === 0 || this.closedBy !== undefined || this.comm.isClosed) return;
+    // Gone with the connection if it drops meanwhile: a new scheduler knows none of these keys.
+    await this.request("cancel", { keys: mine, force }).catch(() => undefined);
+  }
+
+  /** @internal Compute erred keys again (and the erred inputs their errors came from); their futures are pending again once this resolves. */
+  async retry(keys: readonly Key[]): Promise<void> {
+    if (!keys.some((k) => this.records.get(k)?.status === "error")) return;
+    const pending = await this.request<Key[]>("retry", keys);
+    for (const k of pending) {
+      const rec = this.records.get(k);
+      if (rec === undefined || rec.status !== "error") continue;
+      rec.status = "pending";
+      rec.error = undefined;
+    }
   }
 
   private record(key: Key): KeyRecord {
@@ -503,29 +555,40 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
     return lit(value);
   }
 
-  private submitTasks(calls: readonly { key: Key; node: TaskNode }[], options: SubmitOptions): void {
+  /**
+   * Send new tasks. `where(task, arg)` names an argument the way the caller
+   * gave it (`args[1]`, `items[7]`), for an argument that cannot be sent.
+   */
+  private submitTasks(calls: readonly { key: Key; node: TaskNode }[], options: SubmitOptions, where: (task: number, arg: number) => string): void {
     const graph: Graph = new Map(calls.map((c) => [c.key, c.node]));
     assertShippable(graph);
     const tasks = calls.map((c) => [c.key, c.node] as const);
     const keys = calls.map((c) => c.key);
-    for (const k of keys) this.record(k);
     const { priority, retries, workers, resources } = options;
-    this.send({
-      op: "update-graph",
-      tasks,
-      keys,
-      deliver: false,
-      ...(priority === undefined ? {} : { userPriority: priority }),
-      ...(retries === undefined ? {} : { retries }),
-      ...(workers === undefined ? {} : { workers: [...workers] }),
-      ...(resources === undefined ? {} : { resources }),
-    });
+    try {
+      this.send({
+        op: "update-graph",
+        tasks,
+        keys,
+        deliver: false,
+        ...(priority === undefined ? {} : { userPriority: priority }),
+        ...(retries === undefined ? {} : { retries }),
+        ...(workers === undefined ? {} : { workers: [...workers] }),
+        ...(resources === undefined ? {} : { resources }),
+      });
+    } catch (err) {
+      // Name the argument as the caller knows it, not by its place in the message (scenario 32).
+      const m = err instanceof SerializeError ? /^\.tasks\[(\d+)\]\[1\]\.args\[(\d+)\]\.v(.*)$/.exec(err.path) : null;
+      throw m === null ? err : new SerializeError(`${where(Number(m[1]), Number(m[2]))}${m[3]}`, (err as SerializeError).reason);
+    }
+    // Only now: a graph refused above must not leave futures' records pending forever.
+    for (const k of keys) this.record(k);
   }
 
-  private buildCall(fn: (...args: never[]) => unknown, args: readonly unknown[], options: SubmitOptions): { key: Key; node: TaskNode } {
+  private buildCall(fn: (...args: never[]) => unknown, args: readonly unknown[], options: SubmitOptions, where: (arg: number) => string): { key: Key; node: TaskNode } {
     const fref = fnRefOf(fn);
-    const exprs = args.map((a) => this.argExpr(a));
-    const key = options.key ?? `${fnRefName(fref)}-${options.pure === false ? randomToken() : tokenize(fref, args)}`;
+    const exprs = args.map((a, i) => readingArgument(where(i), () => this.argExpr(a)));
+    const key = options.key ?? `${fnRefName(fref)}-${options.pure === false ? randomToken() : readingArgument(where(-1), () => tokenize(fref, args))}`;
     return { key, node: task(fref, exprs) };
   }
 
@@ -557,8 +620,8 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
   submitWith<A extends readonly unknown[], R>(options: SubmitOptions, fn: (...args: A) => R, ...args: FutureArgs<A>): Future<Awaited<R>> {
     checkSubmitOptions(options);
     if (typeof fn !== "function") throw new InvalidArgumentError("fn", "submit needs a function first.");
-    const call = this.buildCall(fn as (...a: never[]) => unknown, args, options);
-    this.submitTasks([call], options);
+    const call = this.buildCall(fn as (...a: never[]) => unknown, args, options, (i) => (i < 0 ? "args" : `args[${i}]`));
+    this.submitTasks([call], options, (_, i) => `args[${i}]`);
     return new Future<Awaited<R>>(call.key, this);
   }
 
@@ -577,8 +640,8 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
     if (typeof fn !== "function") throw new InvalidArgumentError("fn", "map needs a function first.");
     const list = [...items];
     if (keys !== undefined && keys.length !== list.length) throw new InvalidArgumentError("keys", `map got ${keys.length} keys for ${list.length} items.`);
-    const calls = list.map((x, i) => this.buildCall(fn as (...a: never[]) => unknown, [x], { ...rest, ...(keys === undefined ? {} : { key: keys[i]! }) }));
-    if (calls.length > 0) this.submitTasks(calls, rest);
+    const calls = list.map((x, i) => this.buildCall(fn as (...a: never[]) => unknown, [x], { ...rest, ...(keys === undefined ? {} : { key: keys[i]! }) }, () => `items[${i}]`));
+    if (calls.length > 0) this.submitTasks(calls, rest, (t) => `items[${t}]`);
     return calls.map((c) => new Future<Awaited<R>>(c.key, this));
   }
 
@@ -608,14 +671,21 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
       throw new InvalidArgumentError("workers", "workers must be a non-empty array of worker addresses.");
     }
     this.checkOpen();
-    const keys = values.map((v) => `scatter-${tokenize(v)}`);
+    const keys = values.map((v, i) => `scatter-${readingArgument(`values[${i}]`, () => tokenize(v))}`);
+    if (keys.length === 0) return [];
+    // Records before the reply (the keys' reports come first); futures only once placed, so a
+    // refused scatter leaves neither a pending record nor a future to release.
+    const fresh = keys.filter((k) => !this.records.has(k));
     for (const k of keys) this.record(k);
-    // Held from now on, so the keys are released if the request fails and the futures are dropped.
-    const futures = keys.map((k) => new Future<T>(k, this));
-    if (keys.length > 0) {
+    try {
       await this.request("scatter", { keys, values, nbytes: values.map((v) => sizeof(v)), broadcast: broadcast === true, ...(workers === undefined ? {} : { workers: [...workers] }) });
+    } catch (err) {
+      for (const k of fresh) if (this.records.get(k)?.refs === 0) this.records.delete(k);
+      // Name the value as the caller knows it, not by its place in the message.
+      const m = err instanceof SerializeError ? /^\.args\.values\[(\d+)\](.*)$/.exec(err.path) : null;
+      throw m === null ? err : new SerializeError(`values[${m[1]}]${m[2]}`, (err as SerializeError).reason);
     }
-    return futures;
+    return keys.map((k) => new Future<T>(k, this));
   }
 
   /**
@@ -956,6 +1026,20 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
 export type FutureArgs<A extends readonly unknown[]> = {
   [K in keyof A]: A[K] | Future<A[K]> | (A[K] extends readonly (infer U)[] ? readonly (U | Future<U>)[] : never);
 };
+
+/**
+ * `read()`, with an error thrown by reading the user's argument (a getter
+ * that throws) turned into a {@link SerializeError} naming it: the value
+ * cannot be sent, and the caller should learn which one and why.
+ */
+function readingArgument<T>(where: string, read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof DaskError) throw err;
+    throw new SerializeError(where, `reading it threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
+  }
+}
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && Object.getPrototypeOf(v) === Object.prototype;

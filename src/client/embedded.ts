@@ -203,8 +203,8 @@ export class LocalCluster implements Scheduler, AsyncDisposable {
             const got = new Map<Key, unknown>();
             for (let i = 0; i < msg.keys.length; i++) got.set(msg.keys[i]!, msg.values[i]);
             r?.resolve(got);
-          } else if (msg.op !== "ran") {
-            // (`ran` answers uploads, which only network workers are sent.)
+          } else if (msg.op !== "ran" && msg.op !== "snapshot") {
+            // (`ran` answers uploads, which only network workers are sent; `snapshot` answers NetworkWorker.snapshot.)
             fromWorker.push(msg);
           }
         }

@@ -25,7 +25,8 @@ export interface FutureOwner {
   wait(key: Key): Promise<void>;
   errorOf(key: Key): Error | undefined;
   gatherOne(key: Key): Promise<unknown>;
-  cancel(keys: readonly Key[]): Promise<void>;
+  cancel(keys: readonly Key[], force?: boolean): Promise<void>;
+  retry(keys: readonly Key[]): Promise<void>;
   retain(key: Key): void;
   releaseRef(key: Key): void;
 }
@@ -105,15 +106,42 @@ export class Future<T = unknown> {
   }
 
   /**
-   * Cancel the computation (and forget the result) for every future of this key.
+   * Cancel the computation (and forget the result) for every future of this
+   * key in this client, and the tasks depending on it that no other client
+   * wants: their futures are cancelled too. Another client's future of the
+   * same key goes on, unless `force` is true, which cancels the key and its
+   * dependents for every client. Resolves once the scheduler has done so.
    *
    * @example
    * ```ts
-   * await f.cancel();
+   * const x = client.submit(load, path);
+   * const y = client.submit(parse, x);
+   * await x.cancel();          // y.status === "cancelled" too
+   * await z.cancel({ force: true }); // for every client that wants z
    * ```
    */
-  cancel(): Promise<void> {
-    return this.owner.cancel([this.key]);
+  cancel(options: { readonly force?: boolean } = {}): Promise<void> {
+    return this.owner.cancel([this.key], options.force === true);
+  }
+
+  /**
+   * Run the computation again if it failed: the tasks its error came from
+   * (this one, or the inputs that failed first) and the failed tasks between
+   * them are computed anew — after fixing what made them fail (a missing
+   * file, a service that was down). Resolves once the scheduler has started
+   * them; a future that did not fail is left as it is.
+   *
+   * @example
+   * ```ts
+   * const y = client.submit(parse, client.submit(download, url));
+   * if (await y.exception()) {
+   *   await y.retry();          // the failed download runs again, then parse
+   *   console.log(await y.result());
+   * }
+   * ```
+   */
+  retry(): Promise<void> {
+    return this.owner.retry([this.key]);
   }
 
   /**

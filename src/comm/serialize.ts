@@ -128,6 +128,11 @@ export const DEFAULT_LIMITS: WireLimits = { maxMessageBytes: 256 * 2 ** 20, maxF
 
 // ---------------------------------------------------------------- encoding
 
+/** A member's place in an error's path: `[i]` for an index, `.k` or `["k"]` for a key, `<…>` (as given) for Map and Set entries. */
+function pathPart(key: string | number): string {
+  return typeof key === "number" ? `[${key}]` : key.startsWith("<") ? key : /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+}
+
 /** Thrown inside the writer; containers add their key on the way out, so the error names a path. */
 class EncodeFailure {
   readonly path: string[] = [];
@@ -510,7 +515,16 @@ export class BatchWriter {
       const k = keys[i]!;
       if (k === "__proto__") throw new EncodeFailure("it has an own property named __proto__, which the decoder refuses");
       this.string(k);
-      this.at(k, o[k], depth);
+      let item: unknown;
+      try {
+        item = o[k];
+      } catch (err) {
+        // A getter that throws: the value cannot be read, so it cannot be sent; say where (scenario 32).
+        const failure = new EncodeFailure(`reading it threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
+        failure.path.push(pathPart(k));
+        throw failure;
+      }
+      this.at(k, item, depth);
     }
   }
 
@@ -523,11 +537,7 @@ export class BatchWriter {
     try {
       this.value(v, depth);
     } catch (e) {
-      if (e instanceof EncodeFailure) {
-        e.path.push(
-          typeof key === "number" ? `[${key}]` : key.startsWith("<") ? key : /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`,
-        );
-      }
+      if (e instanceof EncodeFailure) e.path.push(pathPart(key));
       throw e;
     }
   }

@@ -67,6 +67,7 @@ export interface DaskErrorCodes {
   DASK_ERR_UPLOAD_SOURCE: UploadSourceError;
   DASK_ERR_UPLOAD_TOO_LARGE: UploadTooLargeError;
   DASK_ERR_UPLOAD: UploadError;
+  DASK_ERR_NO_VALID_WORKER: NoValidWorkerError;
 }
 
 /**
@@ -1087,6 +1088,48 @@ export class UploadError extends DaskError {
   }
 }
 
+/**
+ * A task waited longer than the scheduler's `noWorkersTimeoutMs` for a
+ * worker that could ever run it: none is connected, or none of those
+ * connected is among its allowed `workers` or offers the `resources` it
+ * needs (a worker with them that is merely busy does not count).
+ *
+ * @example
+ * ```ts
+ * // scheduler started with { noWorkersTimeoutMs: 60_000 }
+ * await client.submitWith({ resources: { GPU: 1 } }, train, data).result(); // NoValidWorkerError when no worker offers a GPU
+ * ```
+ */
+export class NoValidWorkerError extends DaskError {
+  override readonly name = "NoValidWorkerError";
+  /** The task's key. */
+  readonly key: string;
+  /** The workers it may run on; empty when any would do. */
+  readonly workers: string[];
+  /** What it needs of its worker, such as `["GPU=1"]`; empty when nothing. */
+  readonly resources: string[];
+  /** Workers connected when it gave up. */
+  readonly connectedWorkers: number;
+  /** How long it waited. */
+  readonly timeoutMs: number;
+  constructor(key: string, workers: readonly string[], resources: readonly string[], connectedWorkers: number, timeoutMs: number) {
+    const needs = [workers.length > 0 ? `it may run only on ${workers.join(", ")}` : "", resources.length > 0 ? `it needs ${resources.join(", ")}` : ""].filter((s) => s !== "");
+    super(
+      "DASK_ERR_NO_VALID_WORKER",
+      `Task ${key} found no worker that could run it within ${timeoutMs} ms: ` +
+        (connectedWorkers === 0
+          ? "no worker is connected. Start workers (dask-ts worker ADDRESS), or allow more time with noWorkersTimeoutMs."
+          : `${needs.join(" and ")}, and none of the ${connectedWorkers} connected workers ${workers.length > 0 && resources.length > 0 ? "is one of those with them" : workers.length > 0 ? "is one of those" : "offers that much"}. ` +
+            "Check the addresses (client.run(() => 0) lists the workers') or the workers' --resources."),
+    );
+    this.key = key;
+    this.workers = [...workers];
+    this.resources = [...resources];
+    this.connectedWorkers = connectedWorkers;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
 /** An error as a plain record that survives structured clone and msgpack. */
 export interface SerializedError {
   readonly name: string;
@@ -1097,16 +1140,24 @@ export interface SerializedError {
   readonly taskKey?: string;
   /** Typed fields of a dask-ts error, by name. */
   readonly fields?: Record<string, unknown>;
+  /** The error's `cause`, when it is an error too (Dask's `__cause__` chain). */
+  readonly cause?: SerializedError;
 }
 
+/** Causes carried at most this deep: a chain is rarely longer, and a cycle must end. */
+const MAX_CAUSE_DEPTH = 8;
+
 /** Turn any thrown value into a plain record. */
-export function serializeError(err: unknown): SerializedError {
+export function serializeError(err: unknown, depth = 0): SerializedError {
   if (err instanceof Error) {
-    const out: { name: string; message: string; stack: string; code?: string; fields?: Record<string, unknown> } = {
+    const out: { name: string; message: string; stack: string; code?: string; fields?: Record<string, unknown>; cause?: SerializedError } = {
       name: err.name,
       message: err.message,
       stack: err.stack ?? `${err.name}: ${err.message}`,
     };
+    // The cause chain travels too (scenario 31, Dask's chained error message): a worker's
+    // "could not read the record" arrives with the SyntaxError that explains it.
+    if (err.cause instanceof Error && depth < MAX_CAUSE_DEPTH) out.cause = serializeError(err.cause, depth + 1);
     const code = (err as { code?: unknown }).code;
     if (typeof code === "string") out.code = code;
     if (err instanceof DaskError) {
@@ -1214,6 +1265,9 @@ export function deserializeError(rec: SerializedError): Error {
     case "DASK_ERR_DATASET_EXISTS":
       err = new DatasetExistsError(s("dataset"));
       break;
+    case "DASK_ERR_NO_VALID_WORKER":
+      err = new NoValidWorkerError(s("key"), (f["workers"] as string[] | undefined) ?? [], (f["resources"] as string[] | undefined) ?? [], Number(f["connectedWorkers"] ?? 0), Number(f["timeoutMs"] ?? 0));
+      break;
     case "DASK_ERR_NOT_HELD":
       err = new NotHeldError(s("kind"), s("heldName"));
       break;
@@ -1262,5 +1316,6 @@ export function deserializeError(rec: SerializedError): Error {
   }
   err.message = rec.message;
   err.stack = rec.stack;
+  if (rec.cause !== undefined) Object.defineProperty(err, "cause", { value: deserializeError(rec.cause), configurable: true, writable: true });
   return err;
 }

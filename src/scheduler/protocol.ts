@@ -81,8 +81,13 @@ export type SchedulerToWorker =
   | UploadRequest
   /** The workers this one may fetch inputs from (sent on every change of membership). */
   | { readonly op: "peers"; readonly add: readonly string[]; readonly remove: readonly string[] }
-  /** Leave: finish nothing more, close. */
-  | { readonly op: "terminate"; readonly reason: string };
+  /**
+   * Leave: finish nothing more, close. With `restart`, the scheduler is still
+   * up and removed this worker (it stopped answering): a nanny starts a fresh one.
+   */
+  | { readonly op: "terminate"; readonly reason: string; readonly restart?: boolean }
+  /** Heartbeat this often (sent on registration): often enough that a live worker is never taken for silent. */
+  | { readonly op: "heartbeat-interval"; readonly ms: number };
 
 /** Ask for the values of keys; the answer lists those held. */
 export interface DataRequest {
@@ -141,7 +146,9 @@ export type SchedulerToClient =
   | { readonly op: "gathered"; readonly id: number; readonly keys: readonly Key[]; readonly values: readonly unknown[]; readonly error?: SerializedError }
   | { readonly op: "reply"; readonly id: number; readonly value?: unknown; readonly error?: SerializedError }
   /** Workers joined or left (for `waitForWorkers`). */
-  | { readonly op: "workers"; readonly count: number };
+  | { readonly op: "workers"; readonly count: number }
+  /** These keys were cancelled for the client (or one of its sessions): their futures are cancelled, a computation wanting them fails. */
+  | { readonly op: "cancelled"; readonly keys: readonly Key[]; readonly session?: string };
 
 /** Worker process ↔ worker process: inputs fetched from peers. */
 export type PeerMessage = DataRequest | DataReply;

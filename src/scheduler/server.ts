@@ -28,7 +28,7 @@ import type { ClientToScheduler, DataReply, ModuleUpload, RunReply, SchedulerToC
 import { checkUpload } from "./uploads.js";
 import { CoordinationServices } from "./coordination.js";
 import { SchedulerShell } from "./shell.js";
-import type { SchedulerConfig } from "./state.js";
+import type { SchedulerConfig, SchedulerTask } from "./state.js";
 
 /**
  * Options of {@link SchedulerServer.start}.
@@ -43,8 +43,14 @@ export interface SchedulerServerOptions {
   readonly host?: string;
   /** Port; 0 picks a free one. Default 8786. */
   readonly port?: number;
-  /** A worker silent for this long is taken for dead. Default 10,000 ms. */
+  /** A worker silent for this long is taken for dead (workers heartbeat four times as often, at most once a second). Default 10,000 ms. */
   readonly workerTimeoutMs?: number;
+  /**
+   * A task that waits this long with no worker that could ever run it (none
+   * connected, or none allowed or offering its resources; busy ones count as
+   * able) fails with NoValidWorkerError. Default: it waits as long as it takes.
+   */
+  readonly noWorkersTimeoutMs?: number;
   /** Scheduler tunables (saturation, allowed failures, validation). */
   readonly scheduler?: SchedulerConfig;
   /** Told about workers and clients coming and going. */
@@ -112,6 +118,8 @@ export class SchedulerServer implements AsyncDisposable {
   private readonly timer: NodeJS.Timeout;
   /** Woken when a worker registers (a scatter waiting for somewhere to put its values). */
   private workerJoined: (() => void)[] = [];
+  /** How often workers heartbeat (told on registration). */
+  private readonly heartbeatMs: number;
 
   private constructor(
     private readonly listener: TcpListener<SchedulerToWorker | SchedulerToClient, WorkerToScheduler | ClientToScheduler>,
@@ -124,13 +132,28 @@ export class SchedulerServer implements AsyncDisposable {
     this.addService("retire", { handle: (args) => this.retire(args as readonly string[]) });
     this.addService("scatter", { handle: (args, client) => this.scatter(client, args) });
     this.addService("upload", { handle: (args) => this.upload(args as ModuleUpload) });
+    this.addService("cancel", { handle: (args, client) => this.cancel(client, args as { keys: readonly Key[]; force?: boolean }) });
+    this.addService("retry", { handle: (args, client) => this.retry(client, args as readonly Key[]) });
     this.fireAndForget = this.shell.stimulusId("fire-and-forget-client");
     // Keys given up for fire-and-forget are wanted by this client until they finish.
     this.shell.addClient(this.fireAndForget, (msg) => {
       this.shell.stimulus({ type: "client-releases-keys", client: this.fireAndForget, keys: [msg.key], stimulusId: this.shell.stimulusId("fire-and-forget-done") });
     });
     const timeout = options.workerTimeoutMs ?? 10_000;
-    this.timer = setInterval(() => this.checkWorkers(timeout), Math.min(1000, Math.max(50, timeout / 4)));
+    // Workers heartbeat four times per timeout (at most once a second): with a fixed 1 s heartbeat, a
+    // timeout under a second removed healthy idle workers.
+    this.heartbeatMs = Math.min(1000, Math.max(10, Math.floor(timeout / 4)));
+    const noWorkers = options.noWorkersTimeoutMs;
+    if (noWorkers !== undefined && !(Number.isFinite(noWorkers) && noWorkers >= 0)) {
+      throw new InvalidArgumentError("noWorkersTimeoutMs", `noWorkersTimeoutMs must be a number of milliseconds ≥ 0, got ${String(noWorkers)}.`);
+    }
+    this.timer = setInterval(
+      () => {
+        this.checkWorkers(timeout);
+        if (noWorkers !== undefined) this.checkUnrunnable(noWorkers);
+      },
+      Math.min(1000, Math.max(50, Math.min(timeout, noWorkers ?? Infinity) / 4)),
+    );
     this.timer.unref();
   }
 
@@ -204,6 +227,7 @@ export class SchedulerServer implements AsyncDisposable {
     }
     const w: WorkerConn = { address: reg.address, name: reg.name, comm, lastSeen: Date.now(), requests: new Map(), runs: new Map() };
     this.workers.set(w.address, w);
+    post(comm, { op: "heartbeat-interval", ms: this.heartbeatMs });
     post(comm, { op: "peers", add: [...this.workers.keys()].filter((a) => a !== w.address), remove: [] });
     for (const other of this.workers.values()) if (other !== w) post(other.comm, { op: "peers", add: [w.address], remove: [] });
     // Before the worker can be given a task: a task that uses an upload must reach it after the upload.
@@ -270,7 +294,39 @@ export class SchedulerServer implements AsyncDisposable {
 
   private checkWorkers(timeout: number): void {
     const now = Date.now();
-    for (const w of [...this.workers.values()]) if (now - w.lastSeen > timeout) this.dropWorker(w, `silent for ${now - w.lastSeen} ms`);
+    for (const w of [...this.workers.values()]) {
+      if (now - w.lastSeen <= timeout) continue;
+      const why = `silent for ${now - w.lastSeen} ms`;
+      // Its process may be alive but stuck (a blocked event loop): should it come back, it must not
+      // carry on as a stranger, nor take its nanny down as if the scheduler were gone — a fresh one starts.
+      post(w.comm, { op: "terminate", reason: `removed by the scheduler: ${why}`, restart: true });
+      this.dropWorker(w, why);
+    }
+  }
+
+  /** Since when each task in `no-worker` has had no worker that could ever run it. */
+  private readonly hopelessSince = new Map<SchedulerTask, number>();
+
+  /** Fail the tasks that have waited `timeout` ms for a worker that could run them, when none can. */
+  private checkUnrunnable(timeout: number): void {
+    const { unrunnable, workers } = this.shell.state;
+    const now = Date.now();
+    for (const ts of this.hopelessSince.keys()) if (!unrunnable.has(ts)) this.hopelessSince.delete(ts);
+    const expired: Key[] = [];
+    for (const ts of unrunnable) {
+      // Some worker could run it once its resources are free: it waits for them, not for a worker.
+      const able = [...workers.values()].some(
+        (w) => (ts.restrictions === undefined || ts.restrictions.has(w.address)) && Object.entries(ts.resources ?? {}).every(([name, need]) => (w.resources[name] ?? 0) >= need),
+      );
+      if (able) {
+        this.hopelessSince.delete(ts);
+        continue;
+      }
+      const since = this.hopelessSince.get(ts);
+      if (since === undefined) this.hopelessSince.set(ts, now);
+      else if (now - since >= timeout) expired.push(ts.key);
+    }
+    if (expired.length > 0) this.shell.stimulus({ type: "no-valid-worker", keys: expired, timeoutMs: timeout, stimulusId: this.shell.stimulusId("no-valid-worker") });
   }
 
   // ---------------------------------------------------------------- clients
@@ -477,6 +533,61 @@ export class SchedulerServer implements AsyncDisposable {
       w.runs.delete(id);
       answer({ op: "ran", id, error: serializeError(err) });
     }
+  }
+
+  /**
+   * `Future.cancel`: release `keys` for this client, and with them the tasks
+   * that depend on them and nobody else wants (as Dask's `cancel_key`), so a
+   * cancelled input takes its dependents along. With `force`, for every
+   * client that wants them. Each client concerned hears which of its keys
+   * (or of its computations' keys) were cancelled.
+   */
+  private cancel(client: string, args: { keys: readonly Key[]; force?: boolean }): void {
+    if (!Array.isArray(args?.keys) || !args.keys.every((k) => typeof k === "string")) throw new InvalidArgumentError("keys", "cancel takes an array of keys.");
+    const force = args.force === true;
+    const released = new Map<string, Key[]>();
+    const seen = new Set<Key>();
+    const stack = [...args.keys];
+    while (stack.length > 0) {
+      const key = stack.pop()!;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const ts = this.shell.state.tasks.get(key);
+      if (ts === undefined) continue;
+      let others = false;
+      for (const cs of ts.whoWants) {
+        if (force || cs.id === client) {
+          const keys = released.get(cs.id) ?? [];
+          keys.push(key);
+          released.set(cs.id, keys);
+        } else others = true;
+      }
+      // Someone else still wants it: it (and so its inputs) goes on for them; stop here.
+      if (!others) for (const d of ts.dependents) stack.push(d.key);
+    }
+    if (released.size === 0) return;
+    this.shell.stimuli([...released].map(([id, keys]) => ({ type: "client-releases-keys" as const, client: id, keys, stimulusId: this.shell.stimulusId("cancel") })));
+    for (const [id, keys] of released) {
+      // A scheduler client is a connected client, one of its sessions (`id/session`), or internal (fire-and-forget, stores).
+      const slash = this.clients.has(id) ? -1 : id.lastIndexOf("/");
+      const owner = slash < 0 ? id : id.slice(0, slash);
+      const comm = this.clients.get(owner);
+      if (comm === undefined || (slash >= 0 && this.sessions.get(owner)?.has(id) !== true)) continue;
+      post(comm, { op: "cancelled", keys, ...(slash < 0 ? {} : { session: id.slice(slash + 1) }) });
+    }
+  }
+
+  /**
+   * `Future.retry`: compute erred keys again (see the `retry` stimulus).
+   * Answers with this client's keys that were erred and no longer are, whose
+   * futures are pending again; one that fails again at once (an input still
+   * erred) has been reported as such already.
+   */
+  private retry(client: string, keys: readonly Key[]): Key[] {
+    if (!Array.isArray(keys) || !keys.every((k) => typeof k === "string")) throw new InvalidArgumentError("keys", "retry takes an array of keys.");
+    const erred = [...(this.shell.state.clients.get(client)?.wantsWhat ?? [])].filter((ts) => ts.state === "erred");
+    this.shell.stimulus({ type: "retry", keys, stimulusId: this.shell.stimulusId("retry") });
+    return erred.filter((ts) => ts.state !== "erred").map((ts) => ts.key);
   }
 
   /** `client.run`: call a function in every worker process; the answers by worker address. */

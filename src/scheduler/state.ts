@@ -36,7 +36,7 @@
  *
  * @module
  */
-import { InvalidTransitionError, KilledWorkerError, LostDataError, serializeError, type SerializedError } from "../core/errors.js";
+import { InvalidTransitionError, KilledWorkerError, LostDataError, NoValidWorkerError, serializeError, type SerializedError } from "../core/errors.js";
 import { keepShape } from "../core/shapes.js";
 import type { Key, TaskNode } from "../core/graph.js";
 import { EMPTY_SET, drop, empty, forgetLastPut, grow, put } from "./lazy-set.js";
@@ -165,6 +165,10 @@ export type SchedulerEvent =
       readonly stimulusId: string;
     }
   | { readonly type: "client-releases-keys"; readonly client: string; readonly keys: readonly Key[]; readonly stimulusId: string }
+  /** These tasks waited in `no-worker` for `timeoutMs` with no worker that could ever run them: they err with NoValidWorkerError. */
+  | { readonly type: "no-valid-worker"; readonly keys: readonly Key[]; readonly timeoutMs: number; readonly stimulusId: string }
+  /** Run erred tasks again (`Future.retry`): the erred tasks each key's failure comes from, and the erred tasks depending on them. */
+  | { readonly type: "retry"; readonly keys: readonly Key[]; readonly stimulusId: string }
   /**
    * A client puts values on the cluster (`scatter`): each is held by the
    * worker with the fewest bytes (or by every worker, `broadcast`), wanted by
@@ -506,6 +510,19 @@ export class SchedulerState {
       case "scatter":
         this.scatter(event, recs);
         break;
+      case "retry":
+        this.retry(event.keys, recs);
+        break;
+      case "no-valid-worker":
+        for (const key of event.keys) {
+          const ts = this.tasks.get(key);
+          if (ts === undefined || ts.state !== "no-worker") continue;
+          const resources = Object.entries(ts.resources ?? {}).map(([name, n]) => `${name}=${n}`);
+          ts.exception = serializeError(new NoValidWorkerError(ts.key, [...(ts.restrictions ?? [])], resources, this.workers.size, event.timeoutMs));
+          ts.exceptionBlame = ts;
+          recs.set(ts, "erred");
+        }
+        break;
       case "add-replica": {
         const ts = this.tasks.get(event.key);
         const ws = this.workers.get(event.worker);
@@ -770,6 +787,34 @@ export class SchedulerState {
         recs.set(ts, ts.dependents.size === 0 ? "forgotten" : "released");
       }
     }
+  }
+
+  /**
+   * Dask's `stimulus_retry`: from each erred key, follow erred dependencies to
+   * the tasks that failed themselves; those, and every erred task depending
+   * on them, are released (which clears their errors) and computed again if
+   * still wanted.
+   */
+  private retry(keys: readonly Key[], recs: Recs): void {
+    const roots: SchedulerTask[] = [];
+    const seen = new Set<SchedulerTask>();
+    const stack = [...keys];
+    while (stack.length > 0) {
+      const ts = this.tasks.get(stack.pop()!);
+      if (ts === undefined || ts.state !== "erred" || seen.has(ts)) continue;
+      seen.add(ts);
+      let erredInput = false;
+      for (const d of ts.dependencies) {
+        if (d.state !== "erred") continue;
+        erredInput = true;
+        stack.push(d.key);
+      }
+      if (!erredInput) roots.push(ts);
+    }
+    const again = new Set(roots);
+    for (const ts of again) for (const d of ts.dependents) if (d.state === "erred") again.add(d);
+    // Dependencies first (roots, then their dependents in discovery order), so each waits on the one before.
+    for (const ts of again) recs.set(ts, "released");
   }
 
   /** A message from a worker (`ws` undefined: one no longer, or never, known). */

@@ -11,6 +11,10 @@
  * - `startFailed` (or 2, a usage error): it could not start, for instance
  *   the scheduler could not be reached within the connect timeout —
  *   restarting would fail the same way, so the nanny stops (`start-failed`);
+ * - `restart`: the scheduler removed it while it ran (it stopped answering,
+ *   a blocked event loop) — restarted like a crash, so it registers afresh;
+ * - `outOfMemory`: its task thread ran out of its memory limit — restarted
+ *   like a crash (Dask's `worker-restart-memory`), the log saying why;
  * - anything else (a crash, its task thread dying or running out of memory,
  *   SIGKILL): restarted after a backoff that starts at `backoffMs` and
  *   doubles with each restart in the last `restartWindowMs`, up to
@@ -42,7 +46,7 @@ import { inheritedExecArgv } from "./spawn.js";
  * process.exitCode = WORKER_EXIT.schedulerGone;
  * ```
  */
-export const WORKER_EXIT = { stopped: 0, schedulerGone: 20, startFailed: 21 } as const;
+export const WORKER_EXIT = { stopped: 0, schedulerGone: 20, startFailed: 21, restart: 22, outOfMemory: 23 } as const;
 
 /** The environment variable that tells a worker process it runs under a nanny; its value is the nanny's pid. */
 export const NANNY_ENV = "DASK_TS_NANNY";
@@ -179,7 +183,14 @@ export class Nanny {
     if (code === WORKER_EXIT.startFailed || code === 2) {
       return this.end({ kind: "start-failed", message: `worker ${name} could not start (exit code ${code}); not restarting it` });
     }
-    const how = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
+    const how =
+      signal !== null
+        ? `was killed by ${signal}`
+        : code === WORKER_EXIT.restart
+          ? "was removed by the scheduler (it stopped answering)"
+          : code === WORKER_EXIT.outOfMemory
+            ? "ran out of memory (its --memory-limit)"
+            : `exited with code ${code}`;
     const window = this.options.restartWindowMs ?? 60_000;
     const max = this.options.maxRestarts ?? 5;
     const now = Date.now();

@@ -15,8 +15,9 @@
  *   until they are written, so that a task using an upload reaches the
  *   thread after it; the thread imports the module and answers.
  *
- * The worker heartbeats the scheduler every second and stops when the
- * scheduler tells it to or its connection to the scheduler drops.
+ * The worker heartbeats the scheduler (every second, or as often as the
+ * scheduler asks) and stops when the scheduler tells it to or its
+ * connection to the scheduler drops.
  *
  * @example
  * ```ts
@@ -73,13 +74,33 @@ export interface NetworkWorkerOptions {
   readonly localDirectory?: string;
   /** Told about the worker's life. */
   readonly log?: (line: string) => void;
+  /** Check the worker state machine's invariants after every step (slow; for tests and debugging). Default false. */
+  readonly validate?: boolean;
+}
+
+/**
+ * What a worker's task thread knows at one moment (see {@link NetworkWorker.snapshot}).
+ *
+ * @example
+ * ```ts
+ * const { tasks, data } = await worker.snapshot();
+ * console.log(tasks.get("x"), data.includes("x")); // "memory" true
+ * ```
+ */
+export interface WorkerSnapshot {
+  /** Every key the worker's state machine knows, with its state (`executing`, `memory`, `cancelled`, ...). */
+  readonly tasks: ReadonlyMap<string, string>;
+  /** The keys whose values the thread holds. */
+  readonly data: readonly string[];
 }
 
 type ThreadComm = InprocComm<ToThreadMsg, FromThreadMsg>;
 
 /**
- * Why a worker stopped: the scheduler went away or told it to leave, its
- * task thread died (a crash, out of memory), or it was closed.
+ * Why a worker stopped: the scheduler went away or told it to leave, the
+ * scheduler removed it while it ran (it stopped answering: `restart`, a
+ * nanny starts a fresh one), its task thread died (`thread`: a crash;
+ * `memory`: it ran out of its memory limit), or it was closed.
  *
  * @example
  * ```ts
@@ -87,7 +108,7 @@ type ThreadComm = InprocComm<ToThreadMsg, FromThreadMsg>;
  * if (worker.stoppedBy === "thread") process.exitCode = 1;
  * ```
  */
-export type WorkerStopCause = "scheduler" | "thread" | "closed";
+export type WorkerStopCause = "scheduler" | "restart" | "thread" | "memory" | "closed";
 
 /**
  * A running network worker.
@@ -106,6 +127,7 @@ export class NetworkWorker {
   private readonly peers = new Map<string, { port: MessagePortLike; conn: Promise<TcpComm<PeerMessage, PeerMessage>> | undefined }>();
   /** Thread data requests in flight, by the relay's id: where the answer goes. */
   private readonly waiting = new Map<number, (reply: DataReply) => void>();
+  private readonly snapshots = new Map<number, (snap: WorkerSnapshot) => void>();
   private nextId = 1;
   private stopCause: WorkerStopCause | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -148,7 +170,7 @@ export class NetworkWorker {
     const address = `tcp://${contact}:${port}`;
     const name = options.name ?? `${hostname()}-${process.pid}`;
     const nthreads = options.nthreads ?? 1;
-    const thread = startThread({ address, nthreads, validate: false }, options.memoryLimitMb);
+    const thread = startThread({ address, nthreads, validate: options.validate ?? false }, options.memoryLimitMb);
     let ready!: () => void;
     const threadReady = new Promise<void>((resolve) => (ready = resolve));
     let worker: NetworkWorker | undefined;
@@ -191,7 +213,14 @@ export class NetworkWorker {
       ...(options.memoryLimitMb === undefined ? {} : { memoryLimitMb: options.memoryLimitMb }),
       ...(options.resources === undefined ? {} : { resources: options.resources }),
     });
-    thread.on("exit", (code) => void worker!.stop(`its task thread exited with code ${code}`, "thread"));
+    // Why the thread died, when it says: running out of its heap limit is told apart, so the nanny can say so.
+    let threadError: Error | undefined;
+    thread.on("error", (err) => (threadError = err));
+    thread.on("exit", (code) => {
+      if ((threadError as { code?: unknown } | undefined)?.code === "ERR_WORKER_OUT_OF_MEMORY") {
+        void worker!.stop(`its task thread ran out of memory (its limit is ${options.memoryLimitMb === undefined ? "V8's default" : `${options.memoryLimitMb} MiB`})`, "memory");
+      } else void worker!.stop(threadError === undefined ? `its task thread exited with code ${code}` : `its task thread failed: ${threadError.message}`, "thread");
+    });
     log(`worker ${name} at ${address}, registered with ${options.scheduler}`);
     return worker;
   }
@@ -241,8 +270,14 @@ export class NetworkWorker {
             this.fromScheduler(rest);
           });
           return;
+        case "heartbeat-interval":
+          if (this.stopCause === undefined && Number.isFinite(m.ms) && m.ms >= 10) {
+            clearInterval(this.heartbeat);
+            this.heartbeat = setInterval(() => this.toScheduler({ op: "heartbeat" }), m.ms);
+          }
+          break;
         case "terminate":
-          void this.stop(m.reason, "scheduler");
+          void this.stop(m.reason, m.restart === true ? "restart" : "scheduler");
           break;
       }
     }
@@ -285,6 +320,10 @@ export class NetworkWorker {
         const done = this.waiting.get(m.id);
         this.waiting.delete(m.id);
         done?.(m);
+      } else if (m.op === "snapshot") {
+        const done = this.snapshots.get(m.id);
+        this.snapshots.delete(m.id);
+        done?.({ tasks: new Map(m.tasks), data: m.data });
       } else if (m.op !== "ready") this.toScheduler(m); // task reports, and answers to uploads
     }
   }
@@ -294,6 +333,26 @@ export class NetworkWorker {
     const id = this.nextId++;
     this.waiting.set(id, answer);
     this.threadComm.send({ op: "get-data", id, keys });
+  }
+
+  /**
+   * What the task thread's state machine knows now: each key's state, and
+   * the keys whose values it holds. For debugging and tests (a worker left
+   * alone should end with both empty). Rejects once the worker has stopped.
+   *
+   * @example
+   * ```ts
+   * const { tasks } = await worker.snapshot();
+   * for (const [key, state] of tasks) console.log(key, state);
+   * ```
+   */
+  snapshot(): Promise<WorkerSnapshot> {
+    if (this.stopCause !== undefined) return Promise.reject(new ClosedError(`Worker ${this.name}`));
+    return new Promise((resolve) => {
+      const id = this.nextId++;
+      this.snapshots.set(id, resolve);
+      this.threadComm.send({ op: "snapshot", id });
+    });
   }
 
   /** Requests from other workers' threads, arriving on this worker's listener. */

@@ -77,6 +77,9 @@ function onSchedulerMessages(msgs: ToThreadMsg[]): void {
       case "use-upload":
         useUpload(msg.id, msg.upload);
         break;
+      case "snapshot":
+        toScheduler.send({ op: "snapshot", id: msg.id, tasks: [...state.tasks.values()].map((t) => [t.key, t.state] as const), data: [...data.keys()] });
+        break;
     }
   }
   kick();

@@ -171,6 +171,7 @@ test("bad flags, addresses, sizes and numbers are usage errors (exit 2) that say
     [["scheduler", "--port", "99999"], /--port must be a whole number from 0 to 65535/],
     [["scheduler", "--host", "not a host"], /--host "not a host" is not an IP address or a host name/],
     [["scheduler", "extra"], /unexpected argument "extra"/],
+    [["scheduler", "--no-workers-timeout", "soon"], /--no-workers-timeout must be a positive duration/],
   ];
   for (const [args, message] of cases) {
     const r = run(...args);

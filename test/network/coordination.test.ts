@@ -322,6 +322,7 @@ describe("coordination tables (no sockets)", () => {
       errorOf: () => undefined,
       gatherOne: async () => undefined,
       cancel: async () => {},
+      retry: async () => {},
       retain: () => {},
       releaseRef: () => {},
     };

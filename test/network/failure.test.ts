@@ -11,7 +11,7 @@ import type { ChildProcess } from "node:child_process";
 import { connect as netConnect } from "node:net";
 
 import { Client, SchedulerServer } from "../../src/distributed.js";
-import { ClosedError, InvalidArgumentError, KilledWorkerError, LostDataError } from "../../src/core/errors.js";
+import { ClosedError, InvalidArgumentError, KilledWorkerError, LostDataError, SerializeError } from "../../src/core/errors.js";
 import { exited, killWorkers, startWorker as startWorkerProcess } from "../helpers/workers.js";
 
 after(killWorkers);
@@ -87,6 +87,7 @@ describe("network cluster failures", () => {
       const err = await f.exception();
       assert.ok(err instanceof KilledWorkerError, String(err));
       assert.equal(err.key, f.key);
+      assert.match(err.lastWorker, /^tcp:\/\/127\.0\.0\.1:\d+$/, "it names the last worker that died (scenario 6)");
       await Promise.all(c.workers.map(exited));
     } finally {
       await c.close();
@@ -235,8 +236,10 @@ describe("scattered data", () => {
     const c = await cluster(2);
     try {
       const [value] = await c.client.scatter([{ n: 1 }], { workers: [addressOf.get(c.workers[0]!)!] });
-      const blocker = c.client.submitWith({ workers: [addressOf.get(c.workers[1]!)!] }, slowInc, 0, 60_000);
-      // Waits for `blocker` too, so it is still waiting for its inputs when the value is lost.
+      const blocker = c.client.submitWith({ workers: [addressOf.get(c.workers[1]!)!] }, slowInc, 0, 1_000);
+      // Waits for `blocker` too, so it is most likely still waiting for its inputs when the value is
+      // lost (if not, it is fetching it: the same error either way). The blocker ends soon after,
+      // freeing the one thread left for the last task below.
       const dependent = c.client.submit((v: { n: number }, _b: number) => v.n, value!, blocker);
       c.workers[0]!.kill("SIGKILL");
       // The dependent hears of the loss with the value: the value's own future has changed by then.
@@ -280,6 +283,9 @@ describe("scattered data", () => {
       await assert.rejects(client.scatter([1], { workers: ["tcp://127.0.0.1:1"] }), (e: unknown) => e instanceof InvalidArgumentError && /No worker at tcp:\/\/127.0.0.1:1/.test(e.message));
       await assert.rejects(client.scatter("abc" as unknown as string[]), InvalidArgumentError);
       assert.deepEqual(await client.scatter([]), []);
+      // A value that cannot be sent is named as the caller wrote it, and leaves nothing pending.
+      await assert.rejects(client.scatter([1, { f: Symbol("s") }]), (e: unknown) => e instanceof SerializeError && /values\[1\]/.test(e.path));
+      assert.equal(await (await client.scatter([8]))[0]!.result(), 8);
     } finally {
       await client.close();
       await server.close();
