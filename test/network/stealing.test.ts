@@ -16,9 +16,7 @@ import diagnostics_channel from "node:diagnostics_channel";
 
 import { Client, NetworkWorker, SchedulerServer, type Future } from "../../src/distributed.js";
 import type { SchedulerEvent } from "../../src/scheduler/state.js";
-import { killWorkers, startWorker } from "../helpers/workers.js";
-
-after(killWorkers);
+import { TestCluster } from "../helpers/network.js";
 
 let stolen = 0;
 const listener = (m: unknown): void => {
@@ -28,22 +26,10 @@ const listener = (m: unknown): void => {
 diagnostics_channel.subscribe("dask-ts:scheduler:stimulus", listener);
 after(() => diagnostics_channel.unsubscribe("dask-ts:scheduler:stimulus", listener));
 
-/** A scheduler here and `n` one-thread worker processes. */
-async function cluster(n: number): Promise<{ server: SchedulerServer; client: Client; addresses: string[]; close(): Promise<void> }> {
-  const server = await SchedulerServer.start({ port: 0, scheduler: { validate: true } });
-  const workers = await Promise.all(Array.from({ length: n }, (_, i) => startWorker(server.address, `w${i}`)));
-  const client = await Client.connect(server.address, { setAsDefault: false });
-  await client.waitForWorkers(n);
-  return {
-    server,
-    client,
-    addresses: workers.map((w) => w.address),
-    async close() {
-      await client.close();
-      await server.close();
-      for (const w of workers) w.child.kill("SIGKILL");
-    },
-  };
+/** A scheduler here and `n` one-thread worker processes, with their addresses. */
+async function cluster(n: number): Promise<TestCluster & { addresses: string[] }> {
+  const c = await TestCluster.start({ workers: n });
+  return Object.assign(c, { addresses: c.workers.map((w) => w.address) });
 }
 
 /** How many of the futures' results each worker holds. */
