@@ -20,7 +20,8 @@ Start workers for the scheduler at ADDRESS (tcp://HOST:PORT, as printed by
 "dask-ts scheduler"). Each worker prints "worker NAME at tcp://HOST:PORT" on
 stdout when it registers. Each runs in a process of its own under a nanny,
 which restarts it if it dies (a crash, out of memory, killed) after a short
-backoff — giving up after 5 restarts within a minute — and stops when the
+backoff — giving up after 5 restarts within a minute — and at once when a
+client asks for fresh workers (client.restart()); it stops when the
 scheduler goes away. Ctrl-C (SIGINT) or SIGTERM stops the workers and exits.
 
 Options:
@@ -228,6 +229,7 @@ async function runWorkers(p: WorkerPlan): Promise<number> {
         nthreads: p.nthreads,
         connectTimeoutMs: p.connectTimeoutMs,
         validate: p.validate,
+        restartable: underNanny,
         log,
         ...(p.memoryLimitMb === undefined ? {} : { memoryLimitMb: p.memoryLimitMb }),
         ...(p.resources === undefined ? {} : { resources: p.resources }),
@@ -260,6 +262,8 @@ async function runWorkers(p: WorkerPlan): Promise<number> {
   if (causes.includes("thread")) return 1; // a crash: a nanny restarts it
   // Removed while it ran (stuck): a nanny starts a fresh one; alone, fail so a supervisor may.
   if (causes.includes("restart") && !stopping) return underNanny ? WORKER_EXIT.restart : 1;
+  // client.restart(): a nanny starts a fresh one at once; alone, the worker just leaves (as in Dask).
+  if (causes.includes("requested") && !stopping) return underNanny ? WORKER_EXIT.requested : WORKER_EXIT.stopped;
   if (causes.includes("scheduler") && !stopping) return underNanny ? WORKER_EXIT.schedulerGone : 0;
   return WORKER_EXIT.stopped;
 }

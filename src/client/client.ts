@@ -819,6 +819,30 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
     return { module: upload.module, from: upload.from, files: upload.paths.length, bytes: upload.data.byteLength, workers };
   }
 
+  /**
+   * Start afresh: the scheduler forgets every task — the futures and
+   * computations of every client are cancelled — and every worker is
+   * replaced by a fresh process (by its nanny; workers started with
+   * `--no-nanny` leave for good, as in Dask). Resolves with the number of
+   * workers once the restarted ones are back; rejects with `TimeoutError`
+   * after `timeoutMs` (default 30 s). For a cluster whose workers hold
+   * memory they should not, or run code that has changed.
+   *
+   * @example
+   * ```ts
+   * await client.restart();            // every worker is a fresh process
+   * client.submit(inc, 1);             // runs on the fresh workers
+   * ```
+   */
+  async restart(options: { readonly timeoutMs?: number } = {}): Promise<number> {
+    for (const k of Object.keys(options)) if (k !== "timeoutMs") throw new InvalidArgumentError("options", `Unknown restart option "${k}"; the option is timeoutMs.`);
+    const { timeoutMs } = options;
+    if (timeoutMs !== undefined && !(typeof timeoutMs === "number" && timeoutMs > 0)) {
+      throw new InvalidArgumentError("timeoutMs", `timeoutMs must be a positive number of milliseconds, got ${String(timeoutMs)}.`);
+    }
+    return this.request<number>("restart", timeoutMs === undefined ? {} : { timeoutMs });
+  }
+
   /** @internal Ask one of the scheduler's services (coordination primitives, datasets). */
   request<T>(service: string, args: unknown): Promise<T> {
     return new Promise<T>((resolve, reject) => {

@@ -1,10 +1,12 @@
 /**
  * A network cluster on this machine, for `Client.connect()` without an
  * address: a scheduler server in this process and workers either in
- * processes of their own (the default: each is a `dask-ts worker
- * --no-nanny` child, so a crashing task cannot take the caller down) or in
- * this process (`processes: false`: still real TCP between them, a task
- * thread each). Closing the client closes it.
+ * processes of their own (the default: one `dask-ts worker --nworkers N`
+ * child, whose nannies run each worker as a process and restart it, so a
+ * crashing task cannot take the caller down and `client.restart()` gets
+ * fresh processes) or in this process (`processes: false`: still real TCP
+ * between them, a task thread each; the cluster itself starts a fresh one
+ * in place of a worker told to restart). Closing the client closes it.
  *
  * @module
  */
@@ -38,18 +40,17 @@ const CLI = fileURLToPath(new URL("../cli/main.js", import.meta.url));
 
 /** @internal A scheduler and its workers, owned by one client. */
 export class LocalNetworkCluster {
+  private closing = false;
+
   private constructor(
     readonly server: SchedulerServer,
     private readonly threads: NetworkWorker[],
     private readonly children: ChildProcess[],
+    readonly nworkers: number,
   ) {}
 
   get address(): string {
     return this.server.address;
-  }
-
-  get nworkers(): number {
-    return this.threads.length + this.children.length;
   }
 
   static async start(options: LocalNetworkOptions): Promise<LocalNetworkCluster> {
@@ -60,40 +61,45 @@ export class LocalNetworkCluster {
     const server = await SchedulerServer.start({ port: 0 });
     const threads: NetworkWorker[] = [];
     const children: ChildProcess[] = [];
+    const cluster = new LocalNetworkCluster(server, threads, children, n);
     try {
       if (options.processes === false) {
-        for (let i = 0; i < n; i++) {
-          threads.push(
-            await NetworkWorker.start({
-              scheduler: server.address,
-              name: `local-${i}`,
-              nthreads,
-              ...(options.memoryLimitMb === undefined ? {} : { memoryLimitMb: options.memoryLimitMb }),
-            }),
-          );
-        }
+        for (let i = 0; i < n; i++) await cluster.startThreadWorker(`local-${i}`, nthreads, options.memoryLimitMb);
       } else {
-        for (let i = 0; i < n; i++) {
-          const args = [...process.execArgv, CLI, "worker", server.address, "--no-nanny", "--name", `local-${i}`, "--nthreads", String(nthreads)];
-          if (options.memoryLimitMb !== undefined) args.push("--memory-limit", `${options.memoryLimitMb}MiB`);
-          const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "inherit"] });
-          // The workers' lifetime follows the scheduler's: they leave when it closes.
-          child.unref();
-          children.push(child);
-        }
+        const args = [...process.execArgv, CLI, "worker", server.address, "--nworkers", String(n), "--name", "local", "--nthreads", String(nthreads)];
+        if (options.memoryLimitMb !== undefined) args.push("--memory-limit", `${options.memoryLimitMb}MiB`);
+        const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "inherit"] });
+        // The workers' lifetime follows the scheduler's: their nannies stop when it closes.
+        child.unref();
+        children.push(child);
       }
     } catch (err) {
-      await server.close();
-      for (const t of threads) await t.close();
-      for (const c of children) c.kill("SIGKILL");
+      await cluster.close();
       throw err;
     }
-    return new LocalNetworkCluster(server, threads, children);
+    return cluster;
+  }
+
+  /** A worker in this process; one told to restart (`client.restart()`) is replaced, as a nanny would. */
+  private async startThreadWorker(name: string, nthreads: number, memoryLimitMb: number | undefined): Promise<void> {
+    const w = await NetworkWorker.start({
+      scheduler: this.server.address,
+      name,
+      nthreads,
+      restartable: true,
+      ...(memoryLimitMb === undefined ? {} : { memoryLimitMb }),
+    });
+    this.threads.push(w);
+    void w.finished.then(() => {
+      this.threads.splice(this.threads.indexOf(w), 1);
+      if (w.stoppedBy === "requested" && !this.closing) void this.startThreadWorker(name, nthreads, memoryLimitMb).catch(() => undefined);
+    });
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await this.server.close();
-    await Promise.all(this.threads.map((t) => t.close()));
+    await Promise.all([...this.threads].map((t) => t.close()));
     await Promise.all(
       this.children.map(
         (c) =>

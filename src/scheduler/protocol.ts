@@ -22,6 +22,8 @@ export type WorkerToScheduler =
       readonly memoryLimitMb?: number;
       /** Abstract resources the worker offers, such as `{ GPU: 1 }`: tasks that need them run only where they are free. */
       readonly resources?: Readonly<Record<string, number>>;
+      /** A fresh worker takes its place when it is told to restart (it runs under a nanny): `client.restart()` waits for it. */
+      readonly restartable?: boolean;
     }
   | WorkerReportMsg
   | DataReply
@@ -83,9 +85,11 @@ export type SchedulerToWorker =
   | { readonly op: "peers"; readonly add: readonly string[]; readonly remove: readonly string[] }
   /**
    * Leave: finish nothing more, close. With `restart`, the scheduler is still
-   * up and removed this worker (it stopped answering): a nanny starts a fresh one.
+   * up and wants a fresh worker in its place: it removed this one (`removed`:
+   * it stopped answering) or a client asked for every worker to restart
+   * (`requested`, `client.restart()`). A nanny starts the fresh one.
    */
-  | { readonly op: "terminate"; readonly reason: string; readonly restart?: boolean }
+  | { readonly op: "terminate"; readonly reason: string; readonly restart?: "removed" | "requested" }
   /** Heartbeat this often (sent on registration): often enough that a live worker is never taken for silent. */
   | { readonly op: "heartbeat-interval"; readonly ms: number };
 

@@ -20,7 +20,7 @@
  * ```
  * @module
  */
-import { ClosedError, InvalidArgumentError, MissingKeyError, UploadError, deserializeError, serializeError } from "../core/errors.js";
+import { ClosedError, InvalidArgumentError, MissingKeyError, TimeoutError, UploadError, deserializeError, serializeError } from "../core/errors.js";
 import type { FnRef, Key } from "../core/graph.js";
 import { listen, type TcpComm, type TcpListener } from "../comm/tcp.js";
 import type { ToClientMsg } from "./messages.js";
@@ -90,6 +90,8 @@ interface WorkerConn {
   readonly requests: Map<number, (reply: DataReply) => void>;
   /** Requests answered with a `ran` reply (runs, uploads); told `undefined` if the worker leaves first. */
   readonly runs: Map<number, (reply: RunReply | undefined) => void>;
+  /** A fresh worker takes its place when it is told to restart (it has a nanny). */
+  readonly restartable: boolean;
 }
 
 /**
@@ -134,6 +136,7 @@ export class SchedulerServer implements AsyncDisposable {
     this.addService("upload", { handle: (args) => this.upload(args as ModuleUpload) });
     this.addService("cancel", { handle: (args, client) => this.cancel(client, args as { keys: readonly Key[]; force?: boolean }) });
     this.addService("retry", { handle: (args, client) => this.retry(client, args as readonly Key[]) });
+    this.addService("restart", { handle: (args) => this.restart((args as { timeoutMs?: unknown } | undefined)?.timeoutMs) });
     this.fireAndForget = this.shell.stimulusId("fire-and-forget-client");
     // Keys given up for fire-and-forget are wanted by this client until they finish.
     this.shell.addClient(this.fireAndForget, (msg) => {
@@ -225,7 +228,7 @@ export class SchedulerServer implements AsyncDisposable {
       void comm.close(`a worker at ${reg.address} is already registered`);
       return undefined;
     }
-    const w: WorkerConn = { address: reg.address, name: reg.name, comm, lastSeen: Date.now(), requests: new Map(), runs: new Map() };
+    const w: WorkerConn = { address: reg.address, name: reg.name, comm, lastSeen: Date.now(), requests: new Map(), runs: new Map(), restartable: reg.restartable === true };
     this.workers.set(w.address, w);
     post(comm, { op: "heartbeat-interval", ms: this.heartbeatMs });
     post(comm, { op: "peers", add: [...this.workers.keys()].filter((a) => a !== w.address), remove: [] });
@@ -299,7 +302,7 @@ export class SchedulerServer implements AsyncDisposable {
       const why = `silent for ${now - w.lastSeen} ms`;
       // Its process may be alive but stuck (a blocked event loop): should it come back, it must not
       // carry on as a stranger, nor take its nanny down as if the scheduler were gone — a fresh one starts.
-      post(w.comm, { op: "terminate", reason: `removed by the scheduler: ${why}`, restart: true });
+      post(w.comm, { op: "terminate", reason: `removed by the scheduler: ${why}`, restart: "removed" });
       this.dropWorker(w, why);
     }
   }
@@ -575,6 +578,54 @@ export class SchedulerServer implements AsyncDisposable {
       if (comm === undefined || (slash >= 0 && this.sessions.get(owner)?.has(id) !== true)) continue;
       post(comm, { op: "cancelled", keys, ...(slash < 0 ? {} : { session: id.slice(slash + 1) }) });
     }
+  }
+
+  /** The restart under way: a second request joins it. */
+  private restarting: Promise<number> | undefined;
+
+  /**
+   * `client.restart()`: forget every task — every client's futures and
+   * computations are cancelled — and replace every worker with a fresh
+   * process: workers with a nanny are restarted by it, those without one
+   * leave for good (as in Dask). Resolves with the number of workers once as
+   * many restartable workers have registered again as there were; rejects
+   * with TimeoutError after `timeoutMs` (default 30 s).
+   *
+   * @example
+   * ```ts
+   * const workers = await server.restart(); // 2
+   * ```
+   */
+  async restart(timeoutMs: unknown = 30_000): Promise<number> {
+    if (typeof timeoutMs !== "number" || !(timeoutMs > 0)) throw new InvalidArgumentError("timeoutMs", `restart's timeoutMs must be a positive number of milliseconds, got ${String(timeoutMs)}.`);
+    this.restarting ??= this.restartWorkers(timeoutMs).finally(() => (this.restarting = undefined));
+    return await this.restarting;
+  }
+
+  private async restartWorkers(timeoutMs: number): Promise<number> {
+    this.cancel("", { keys: [...this.shell.state.tasks.keys()], force: true });
+    const leaving = [...this.workers.values()];
+    const expected = leaving.filter((w) => w.restartable).length;
+    for (const w of leaving) {
+      post(w.comm, { op: "terminate", reason: "restarting: a client asked for fresh workers", restart: "requested" });
+      this.dropWorker(w, "restarting", true);
+    }
+    this.log(`restarting: ${leaving.length} worker${leaving.length === 1 ? "" : "s"} told to leave, waiting for ${expected} to come back`);
+    const deadline = Date.now() + timeoutMs;
+    while (this.workers.size < expected) {
+      const left = deadline - Date.now();
+      if (left <= 0 || this.closing) {
+        throw new TimeoutError(`restart the workers (${this.workers.size} of ${expected} came back; are their nannies running?)`, timeoutMs);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.workerJoined.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return this.workers.size;
   }
 
   /**

@@ -15,6 +15,8 @@
  *   a blocked event loop) — restarted like a crash, so it registers afresh;
  * - `outOfMemory`: its task thread ran out of its memory limit — restarted
  *   like a crash (Dask's `worker-restart-memory`), the log saying why;
+ * - `requested`: a client asked for every worker to restart
+ *   (`client.restart()`) — restarted at once, not counted as a failure;
  * - anything else (a crash, its task thread dying or running out of memory,
  *   SIGKILL): restarted after a backoff that starts at `backoffMs` and
  *   doubles with each restart in the last `restartWindowMs`, up to
@@ -46,7 +48,7 @@ import { inheritedExecArgv } from "./spawn.js";
  * process.exitCode = WORKER_EXIT.schedulerGone;
  * ```
  */
-export const WORKER_EXIT = { stopped: 0, schedulerGone: 20, startFailed: 21, restart: 22, outOfMemory: 23 } as const;
+export const WORKER_EXIT = { stopped: 0, schedulerGone: 20, startFailed: 21, restart: 22, outOfMemory: 23, requested: 24 } as const;
 
 /** The environment variable that tells a worker process it runs under a nanny; its value is the nanny's pid. */
 export const NANNY_ENV = "DASK_TS_NANNY";
@@ -182,6 +184,12 @@ export class Nanny {
     }
     if (code === WORKER_EXIT.startFailed || code === 2) {
       return this.end({ kind: "start-failed", message: `worker ${name} could not start (exit code ${code}); not restarting it` });
+    }
+    if (code === WORKER_EXIT.requested) {
+      // Asked for (client.restart()), not a failure: at once, and not counted against the restart limit.
+      this.log(`worker ${name}${pid} restarting, as the scheduler asked`);
+      this.spawnChild();
+      return;
     }
     const how =
       signal !== null

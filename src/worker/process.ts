@@ -76,6 +76,12 @@ export interface NetworkWorkerOptions {
   readonly log?: (line: string) => void;
   /** Check the worker state machine's invariants after every step (slow; for tests and debugging). Default false. */
   readonly validate?: boolean;
+  /**
+   * Something starts a fresh worker in this one's place when it stops with
+   * `stoppedBy === "requested"` (a nanny does): `client.restart()` waits for
+   * the fresh one. Default false.
+   */
+  readonly restartable?: boolean;
 }
 
 /**
@@ -99,8 +105,10 @@ type ThreadComm = InprocComm<ToThreadMsg, FromThreadMsg>;
 /**
  * Why a worker stopped: the scheduler went away or told it to leave, the
  * scheduler removed it while it ran (it stopped answering: `restart`, a
- * nanny starts a fresh one), its task thread died (`thread`: a crash;
- * `memory`: it ran out of its memory limit), or it was closed.
+ * nanny starts a fresh one), a client asked for every worker to restart
+ * (`requested`: `client.restart()`, a nanny starts a fresh one at once), its
+ * task thread died (`thread`: a crash; `memory`: it ran out of its memory
+ * limit), or it was closed.
  *
  * @example
  * ```ts
@@ -108,7 +116,7 @@ type ThreadComm = InprocComm<ToThreadMsg, FromThreadMsg>;
  * if (worker.stoppedBy === "thread") process.exitCode = 1;
  * ```
  */
-export type WorkerStopCause = "scheduler" | "restart" | "thread" | "memory" | "closed";
+export type WorkerStopCause = "scheduler" | "restart" | "requested" | "thread" | "memory" | "closed";
 
 /**
  * A running network worker.
@@ -212,6 +220,7 @@ export class NetworkWorker {
       nthreads,
       ...(options.memoryLimitMb === undefined ? {} : { memoryLimitMb: options.memoryLimitMb }),
       ...(options.resources === undefined ? {} : { resources: options.resources }),
+      ...(options.restartable === true ? { restartable: true } : {}),
     });
     // Why the thread died, when it says: running out of its heap limit is told apart, so the nanny can say so.
     let threadError: Error | undefined;
@@ -277,7 +286,7 @@ export class NetworkWorker {
           }
           break;
         case "terminate":
-          void this.stop(m.reason, m.restart === true ? "restart" : "scheduler");
+          void this.stop(m.reason, m.restart === "removed" ? "restart" : m.restart === "requested" ? "requested" : "scheduler");
           break;
       }
     }

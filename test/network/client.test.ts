@@ -166,6 +166,31 @@ describe("Client.connect() with worker processes", () => {
       assert.equal(Object.keys(pids).length, 2);
       for (const pid of Object.values(pids)) assert.notEqual(pid, process.pid);
       assert.deepEqual(await local.gather(local.map((x: number) => x * x, [1, 2, 3])), [1, 4, 9]);
+      // restart: fresh worker processes (their nannies start them), every future cancelled.
+      const held = local.submit((x: number) => x + 1, 1);
+      await held.result();
+      assert.equal(await local.restart(), 2);
+      assert.equal(held.status, "cancelled");
+      const fresh = await local.run(() => process.pid);
+      assert.equal(Object.keys(fresh).length, 2);
+      for (const pid of Object.values(fresh)) assert.ok(!Object.values(pids).includes(pid), "every worker is a new process");
+      assert.equal(await local.submit((x: number) => x * 3, 14).result(), 42);
+    } finally {
+      await local.close();
+    }
+  });
+});
+
+describe("Client.connect() with workers in this process", () => {
+  it("restart replaces each worker with a fresh one", async () => {
+    const local = await Client.connect({ workers: 2, processes: false, setAsDefault: false });
+    try {
+      const before = Object.keys(await local.run(() => 0)).sort();
+      assert.equal(await local.restart(), 2);
+      const after = Object.keys(await local.run(() => 0)).sort();
+      assert.equal(after.length, 2);
+      assert.ok(after.every((a) => !before.includes(a)), "new workers, at new addresses");
+      assert.equal(await local.submit((x: number) => x + 1, 1).result(), 2);
     } finally {
       await local.close();
     }

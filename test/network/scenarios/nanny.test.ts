@@ -6,11 +6,14 @@
  *   worker is restarted": new pid, new address, registered afresh) and
  *   worker-failure.test.ts scenario 2 (the worker calls process.exit).
  *   dask-ts workers have no local directory to clean up.
+ * `client.restart()` on the local clusters `Client.connect()` starts:
+ * test/network/client.test.ts.
  */
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 
-import { KilledWorkerError } from "../../../src/core/errors.js";
+import { CancelledError, InvalidArgumentError, KilledWorkerError } from "../../../src/core/errors.js";
+import { delayed } from "../../../src/index.js";
 import { Nanny } from "../../../src/worker/nanny.js";
 import { CliProcess, killAll, processExists } from "../../helpers/cli.js";
 import { TestCluster, until } from "../../helpers/network.js";
@@ -106,6 +109,50 @@ describe("nanny and restart scenarios", () => {
       assert.doesNotMatch(log.join("\n"), /restarting/);
     } finally {
       await nanny.close();
+    }
+  });
+
+  it("12 test_repeated_restarts: three restarts in a row each bring back both workers, as fresh processes", async () => {
+    const c = await TestCluster.start({});
+    try {
+      const nannies = [c.nanny("r0"), c.nanny("r1")];
+      await c.client.waitForWorkers(2);
+      for (let round = 0; round < 3; round++) {
+        const pids = nannies.map((n) => n.pid);
+        const held = c.client.map(inc, [1, 2, 3]);
+        await c.client.gather(held);
+        assert.equal(await c.client.restart(), 2);
+        assert.equal(c.server.workerAddresses.length, 2);
+        assert.ok(nannies.every((n, i) => n.pid !== undefined && n.pid !== pids[i]), `round ${round}: fresh processes`);
+        assert.deepEqual(held.map((f) => f.status), ["cancelled", "cancelled", "cancelled"]);
+        await assert.rejects(held[0]!.result(), CancelledError);
+        assert.equal(c.server.shell.state.tasks.size, 0);
+        assert.equal(await c.client.submit(inc, round).result(), round + 1);
+      }
+    } finally {
+      await c.close();
+    }
+  });
+
+  it("12 test_restart_during_computation: a restart in the middle of a computation cancels it and leaves the scheduler with no tasks", async () => {
+    const c = await TestCluster.start({ workers: 1 });
+    try {
+      c.nanny("q0");
+      await c.client.waitForWorkers(2);
+      const slow = Array.from({ length: 6 }, (_, i) => c.client.submitWith({ pure: false }, slowInc, i, 5_000));
+      // Its outcome is taken at once: it fails while the restart is awaited.
+      const computing = delayed(slowInc)(1, 5_000).compute({ scheduler: c.client }).then(() => undefined, (e: unknown) => e);
+      await until(() => [...c.server.shell.state.tasks.values()].some((t) => t.state === "processing"), "work is running");
+      // The --no-nanny worker leaves for good; the nannied one comes back.
+      assert.equal(await c.client.restart({ timeoutMs: 20_000 }), 1);
+      assert.ok((await computing) instanceof CancelledError);
+      assert.ok(slow.every((f) => f.status === "cancelled"));
+      assert.equal(c.server.shell.state.tasks.size, 0);
+      assert.equal(await c.client.submit(inc, 41).result(), 42);
+      await assert.rejects(c.client.restart({ timeoutMs: -1 }), InvalidArgumentError);
+      await assert.rejects(c.client.restart({ wait: true } as never), /Unknown restart option "wait"/);
+    } finally {
+      await c.close();
     }
   });
 });
