@@ -144,9 +144,6 @@ export class SchedulerServer implements AsyncDisposable {
     // timeout under a second removed healthy idle workers.
     this.heartbeatMs = Math.min(1000, Math.max(10, Math.floor(timeout / 4)));
     const noWorkers = options.noWorkersTimeoutMs;
-    if (noWorkers !== undefined && !(Number.isFinite(noWorkers) && noWorkers >= 0)) {
-      throw new InvalidArgumentError("noWorkersTimeoutMs", `noWorkersTimeoutMs must be a number of milliseconds ≥ 0, got ${String(noWorkers)}.`);
-    }
     this.timer = setInterval(
       () => {
         this.checkWorkers(timeout);
@@ -166,6 +163,11 @@ export class SchedulerServer implements AsyncDisposable {
    * ```
    */
   static async start(options: SchedulerServerOptions = {}): Promise<SchedulerServer> {
+    // Checked before listening: refused later, the port would stay open with nothing to close it.
+    const noWorkers = options.noWorkersTimeoutMs;
+    if (noWorkers !== undefined && !(Number.isFinite(noWorkers) && noWorkers >= 0)) {
+      throw new InvalidArgumentError("noWorkersTimeoutMs", `noWorkersTimeoutMs must be a number of milliseconds ≥ 0, got ${String(noWorkers)}.`);
+    }
     const listener = await listen<SchedulerToWorker | SchedulerToClient, WorkerToScheduler | ClientToScheduler>({
       host: options.host ?? "127.0.0.1",
       port: options.port ?? 8786,
