@@ -803,6 +803,8 @@ export class SchedulerState {
       const ts = this.tasks.get(stack.pop()!);
       if (ts === undefined || ts.state !== "erred" || seen.has(ts)) continue;
       seen.add(ts);
+      // Lost data cannot run again: releasing it would only swap its LostDataError for one naming no worker.
+      if (ts.run === undefined) continue;
       let erredInput = false;
       for (const d of ts.dependencies) {
         if (d.state !== "erred") continue;

@@ -744,6 +744,25 @@ describe("SchedulerState: scattered data", () => {
     d.release("c1", ["s-one", "s-both", "use"]);
     assert.equal(d.s.tasks.size, 0);
   });
+
+  it("retry of lost data, or of a task that failed for it, keeps the error that names the lost worker", () => {
+    const d = new SchedulerDriver();
+    d.addWorker("w1");
+    d.addWorker("w2");
+    scatter(d, ["s-one"], { workers: ["w1"] });
+    d.submit("c1", [["use", call(inc, "s-one")]], ["use"], false);
+    d.removeWorker("w1");
+    for (const key of ["s-one", "use"]) {
+      // Nothing can compute data again: a retry must not swap the error for one that says less.
+      const out = d.handle({ type: "retry", keys: [key], stimulusId: d.sid("retry") });
+      assert.equal(computeTasks(out).length, 0);
+      for (const k of ["s-one", "use"]) {
+        assert.equal(d.stateOf(k), "erred");
+        assert.equal(d.s.tasks.get(k)!.exception!.fields?.["lastWorker"], "w1", `${k} after retry(${key})`);
+      }
+    }
+    d.s.validateState();
+  });
 });
 
 describe("SchedulerState: no workers", () => {
