@@ -116,8 +116,8 @@ export class SchedulerServer implements AsyncDisposable {
   private nextRequest = 0;
   private closing = false;
   private readonly timer: NodeJS.Timeout;
-  /** Woken when a worker registers (a scatter waiting for somewhere to put its values). */
-  private workerJoined: (() => void)[] = [];
+  /** Woken when a worker registers (a scatter waiting for somewhere to put its values), or told its client left. */
+  private workerJoined: { readonly client: string; readonly wake: () => void; readonly drop: () => void }[] = [];
   /** How often workers heartbeat (told on registration). */
   private readonly heartbeatMs: number;
 
@@ -256,7 +256,7 @@ export class SchedulerServer implements AsyncDisposable {
     this.broadcastWorkerCount();
     const joined = this.workerJoined;
     this.workerJoined = [];
-    for (const wake of joined) wake();
+    for (const w of joined) w.wake();
     return w;
   }
 
@@ -513,10 +513,7 @@ export class SchedulerServer implements AsyncDisposable {
     };
     if (this.workers.size > 0) return place();
     return new Promise<number>((resolve, reject) => {
-      this.workerJoined.push(() => {
-        if (!this.clients.has(client)) reject(new ClosedError(`Client ${client}`));
-        else resolve(place());
-      });
+      this.workerJoined.push({ client, wake: () => resolve(place()), drop: () => reject(new ClosedError(`Client ${client}`)) });
     });
   }
 
@@ -637,6 +634,10 @@ export class SchedulerServer implements AsyncDisposable {
   private dropClient(id: string): void {
     if (!this.clients.delete(id) || this.closing) return;
     for (const service of this.services.values()) service.clientLeft?.(id);
+    // Its scatters waiting for a worker go too: else their values stay here until one joins, if ever.
+    const gone = this.workerJoined.filter((w) => w.client === id);
+    this.workerJoined = this.workerJoined.filter((w) => w.client !== id);
+    for (const w of gone) w.drop();
     for (const sid of this.sessions.get(id) ?? []) this.shell.removeClient(sid);
     this.sessions.delete(id);
     this.shell.removeClient(id);
