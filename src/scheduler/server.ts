@@ -358,13 +358,24 @@ export class SchedulerServer implements AsyncDisposable {
   private fromClient(id: string, comm: TcpComm<SchedulerToClient, ClientToScheduler>, msgs: readonly ClientToScheduler[]): void {
     for (const m of msgs) {
       switch (m.op) {
-        case "update-graph":
+        case "update-graph": {
+          let keys = m.keys;
+          if (m.tasks.length === 0) {
+            // Futures adopted from a store (a Variable, a dataset): a key forgotten meanwhile was
+            // force-cancelled, so its future is cancelled — not a malformed graph.
+            const gone = keys.filter((k) => !this.shell.state.tasks.has(k));
+            if (gone.length > 0) {
+              post(comm, { op: "cancelled", keys: gone, ...(m.session === undefined ? {} : { session: m.session }) });
+              keys = keys.filter((k) => this.shell.state.tasks.has(k));
+              if (keys.length === 0) break;
+            }
+          }
           try {
             this.shell.stimulus({
               type: "update-graph",
               client: this.session(id, comm, m.session),
               tasks: m.tasks,
-              keys: m.keys,
+              keys,
               deliver: m.deliver,
               ...(m.userPriority === undefined ? {} : { userPriority: m.userPriority }),
               ...(m.retries === undefined ? {} : { retries: m.retries }),
@@ -378,6 +389,7 @@ export class SchedulerServer implements AsyncDisposable {
             for (const k of m.keys) post(comm, { op: "task-erred", key: k, blame: k, error, ...(m.session === undefined ? {} : { session: m.session }) });
           }
           break;
+        }
         case "release-keys":
           this.shell.stimulus({ type: "client-releases-keys", client: this.session(id, comm, m.session), keys: m.keys, stimulusId: this.shell.stimulusId("release") });
           break;
@@ -392,9 +404,12 @@ export class SchedulerServer implements AsyncDisposable {
         case "request":
           this.request(id, comm, m.id, m.service, m.args);
           break;
-        case "fire-and-forget":
-          this.shell.stimulus({ type: "update-graph", client: this.fireAndForget, tasks: [], keys: m.keys, deliver: false, stimulusId: this.shell.stimulusId("fire-and-forget") });
+        case "fire-and-forget": {
+          // A key already forgotten (cancelled) has nothing left to finish; wanting it would throw here and drop the client.
+          const keys = m.keys.filter((k) => this.shell.state.tasks.has(k));
+          if (keys.length > 0) this.shell.stimulus({ type: "update-graph", client: this.fireAndForget, tasks: [], keys, deliver: false, stimulusId: this.shell.stimulusId("fire-and-forget") });
           break;
+        }
         case "heartbeat":
         case "register-client":
           break;
