@@ -1490,6 +1490,9 @@ export class SchedulerState {
           fail(ts, "forgotten but still in the task table");
       }
       if (ts.state !== "memory" && ts.whoHas.size > 0) fail(ts, "held by workers while not in memory");
+      // Scattered data has nothing to run: it is in memory, lost (erred), or on its way out.
+      if (ts.run === undefined && ts.state !== "memory" && ts.state !== "erred" && ts.state !== "released") fail(ts, "data (no run) in a state that runs it");
+      if (this.unrunnable.has(ts) !== (ts.state === "no-worker")) fail(ts, this.unrunnable.has(ts) ? "listed as unrunnable" : "in no-worker but not listed as unrunnable");
       for (const d of ts.dependencies) if (!d.dependents.has(ts)) fail(ts, `not a dependent of ${d.key}`);
       for (const c of ts.whoWants) if (!c.wantsWhat.has(ts)) fail(ts, `wanted by ${c.id} one way only`);
       for (const c of ts.deliverTo) if (!ts.whoWants.has(c)) fail(ts, `to be delivered to ${c.id}, who does not want it`);
