@@ -695,6 +695,8 @@ export class SchedulerState {
         grow(ts, "whoWants").add(cs);
         cs.wantsWhat.add(ts);
         if (ts.state === "memory" || ts.state === "erred") this.reportTo(ts, cs);
+        // Let go earlier (a dependent holds its result): wanted now, it must run again, as update-graph does.
+        else if (ts.state === "released") recs.set(ts, "waiting");
         continue;
       }
       grow(ts, "whoWants").add(cs);

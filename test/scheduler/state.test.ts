@@ -745,6 +745,20 @@ describe("SchedulerState: scattered data", () => {
     assert.equal(d.s.tasks.size, 0);
   });
 
+  it("a scatter to the key of a computed task that was let go (released, a dependent still held) computes it again for the client", () => {
+    const d = new SchedulerDriver();
+    d.addWorker("w1");
+    d.submit("c1", [["x", call(inc, 1)], ["y", call(inc, "x")]], ["y"], false);
+    d.finish("x");
+    d.finish("y");
+    assert.equal(d.stateOf("x"), "released", "x is let go once y holds its result");
+    const out = scatter(d, ["x"]);
+    assert.deepEqual(putData(out), [], "a computation keeps its own course");
+    assert.equal(d.stateOf("x"), "processing", "wanted again, it runs: else the scatter's future would wait forever");
+    d.finish("x");
+    assert.deepEqual(clientMsgs(d.history, "c1").filter((m) => m.key === "x").map((m) => m.op), ["key-in-memory"]);
+  });
+
   it("retry of lost data, or of a task that failed for it, keeps the error that names the lost worker", () => {
     const d = new SchedulerDriver();
     d.addWorker("w1");
