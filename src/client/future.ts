@@ -117,6 +117,7 @@ export class Future<T = unknown> {
    * const x = client.submit(load, path);
    * const y = client.submit(parse, x);
    * await x.cancel();          // y.status === "cancelled" too
+   * const z = client.submit(load, otherPath);
    * await z.cancel({ force: true }); // for every client that wants z
    * ```
    */

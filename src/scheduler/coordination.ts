@@ -964,6 +964,8 @@ class KeyPins {
 
   /** Make a (real) client want keys: it is receiving futures of them. */
   want(client: string, keys: readonly Key[]): void {
+    // A stored future force-cancelled meanwhile is gone: the client hears so when it adopts the key.
+    keys = keys.filter((k) => this.shell.state.tasks.has(k));
     if (keys.length === 0) return;
     this.shell.stimulus({ type: "update-graph", client, tasks: [], keys, deliver: false, stimulusId: this.shell.stimulusId("coordination-want") });
   }

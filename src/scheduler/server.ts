@@ -118,8 +118,8 @@ export class SchedulerServer implements AsyncDisposable {
   private nextRequest = 0;
   private closing = false;
   private readonly timer: NodeJS.Timeout;
-  /** Woken when a worker registers (a scatter waiting for somewhere to put its values). */
-  private workerJoined: (() => void)[] = [];
+  /** Woken when a worker registers (a scatter waiting for somewhere to put its values), or told its client left. */
+  private workerJoined: { readonly client: string; readonly wake: () => void; readonly drop: () => void }[] = [];
   /** How often workers heartbeat (told on registration). */
   private readonly heartbeatMs: number;
 
@@ -147,9 +147,6 @@ export class SchedulerServer implements AsyncDisposable {
     // timeout under a second removed healthy idle workers.
     this.heartbeatMs = Math.min(1000, Math.max(10, Math.floor(timeout / 4)));
     const noWorkers = options.noWorkersTimeoutMs;
-    if (noWorkers !== undefined && !(Number.isFinite(noWorkers) && noWorkers >= 0)) {
-      throw new InvalidArgumentError("noWorkersTimeoutMs", `noWorkersTimeoutMs must be a number of milliseconds ≥ 0, got ${String(noWorkers)}.`);
-    }
     this.timer = setInterval(
       () => {
         this.checkWorkers(timeout);
@@ -169,6 +166,11 @@ export class SchedulerServer implements AsyncDisposable {
    * ```
    */
   static async start(options: SchedulerServerOptions = {}): Promise<SchedulerServer> {
+    // Checked before listening: refused later, the port would stay open with nothing to close it.
+    const noWorkers = options.noWorkersTimeoutMs;
+    if (noWorkers !== undefined && !(Number.isFinite(noWorkers) && noWorkers >= 0)) {
+      throw new InvalidArgumentError("noWorkersTimeoutMs", `noWorkersTimeoutMs must be a number of milliseconds ≥ 0, got ${String(noWorkers)}.`);
+    }
     const listener = await listen<SchedulerToWorker | SchedulerToClient, WorkerToScheduler | ClientToScheduler>({
       host: options.host ?? "127.0.0.1",
       port: options.port ?? 8786,
@@ -257,7 +259,7 @@ export class SchedulerServer implements AsyncDisposable {
     this.broadcastWorkerCount();
     const joined = this.workerJoined;
     this.workerJoined = [];
-    for (const wake of joined) wake();
+    for (const w of joined) w.wake();
     return w;
   }
 
@@ -359,13 +361,24 @@ export class SchedulerServer implements AsyncDisposable {
   private fromClient(id: string, comm: TcpComm<SchedulerToClient, ClientToScheduler>, msgs: readonly ClientToScheduler[]): void {
     for (const m of msgs) {
       switch (m.op) {
-        case "update-graph":
+        case "update-graph": {
+          let keys = m.keys;
+          if (m.tasks.length === 0) {
+            // Futures adopted from a store (a Variable, a dataset): a key forgotten meanwhile was
+            // force-cancelled, so its future is cancelled — not a malformed graph.
+            const gone = keys.filter((k) => !this.shell.state.tasks.has(k));
+            if (gone.length > 0) {
+              post(comm, { op: "cancelled", keys: gone, ...(m.session === undefined ? {} : { session: m.session }) });
+              keys = keys.filter((k) => this.shell.state.tasks.has(k));
+              if (keys.length === 0) break;
+            }
+          }
           try {
             this.shell.stimulus({
               type: "update-graph",
               client: this.session(id, comm, m.session),
               tasks: m.tasks,
-              keys: m.keys,
+              keys,
               deliver: m.deliver,
               ...(m.userPriority === undefined ? {} : { userPriority: m.userPriority }),
               ...(m.retries === undefined ? {} : { retries: m.retries }),
@@ -379,6 +392,7 @@ export class SchedulerServer implements AsyncDisposable {
             for (const k of m.keys) post(comm, { op: "task-erred", key: k, blame: k, error, ...(m.session === undefined ? {} : { session: m.session }) });
           }
           break;
+        }
         case "release-keys":
           this.shell.stimulus({ type: "client-releases-keys", client: this.session(id, comm, m.session), keys: m.keys, stimulusId: this.shell.stimulusId("release") });
           break;
@@ -393,9 +407,12 @@ export class SchedulerServer implements AsyncDisposable {
         case "request":
           this.request(id, comm, m.id, m.service, m.args);
           break;
-        case "fire-and-forget":
-          this.shell.stimulus({ type: "update-graph", client: this.fireAndForget, tasks: [], keys: m.keys, deliver: false, stimulusId: this.shell.stimulusId("fire-and-forget") });
+        case "fire-and-forget": {
+          // A key already forgotten (cancelled) has nothing left to finish; wanting it would throw here and drop the client.
+          const keys = m.keys.filter((k) => this.shell.state.tasks.has(k));
+          if (keys.length > 0) this.shell.stimulus({ type: "update-graph", client: this.fireAndForget, tasks: [], keys, deliver: false, stimulusId: this.shell.stimulusId("fire-and-forget") });
           break;
+        }
         case "heartbeat":
         case "register-client":
           break;
@@ -514,10 +531,7 @@ export class SchedulerServer implements AsyncDisposable {
     };
     if (this.workers.size > 0) return place();
     return new Promise<number>((resolve, reject) => {
-      this.workerJoined.push(() => {
-        if (!this.clients.has(client)) reject(new ClosedError(`Client ${client}`));
-        else resolve(place());
-      });
+      this.workerJoined.push({ client, wake: () => resolve(place()), drop: () => reject(new ClosedError(`Client ${client}`)) });
     });
   }
 
@@ -686,6 +700,10 @@ export class SchedulerServer implements AsyncDisposable {
   private dropClient(id: string): void {
     if (!this.clients.delete(id) || this.closing) return;
     for (const service of this.services.values()) service.clientLeft?.(id);
+    // Its scatters waiting for a worker go too: else their values stay here until one joins, if ever.
+    const gone = this.workerJoined.filter((w) => w.client === id);
+    this.workerJoined = this.workerJoined.filter((w) => w.client !== id);
+    for (const w of gone) w.drop();
     for (const sid of this.sessions.get(id) ?? []) this.shell.removeClient(sid);
     this.sessions.delete(id);
     this.shell.removeClient(id);

@@ -695,6 +695,8 @@ export class SchedulerState {
         grow(ts, "whoWants").add(cs);
         cs.wantsWhat.add(ts);
         if (ts.state === "memory" || ts.state === "erred") this.reportTo(ts, cs);
+        // Let go earlier (a dependent holds its result): wanted now, it must run again, as update-graph does.
+        else if (ts.state === "released") recs.set(ts, "waiting");
         continue;
       }
       grow(ts, "whoWants").add(cs);
@@ -803,6 +805,8 @@ export class SchedulerState {
       const ts = this.tasks.get(stack.pop()!);
       if (ts === undefined || ts.state !== "erred" || seen.has(ts)) continue;
       seen.add(ts);
+      // Lost data cannot run again: releasing it would only swap its LostDataError for one naming no worker.
+      if (ts.run === undefined) continue;
       let erredInput = false;
       for (const d of ts.dependencies) {
         if (d.state !== "erred") continue;
@@ -1488,6 +1492,9 @@ export class SchedulerState {
           fail(ts, "forgotten but still in the task table");
       }
       if (ts.state !== "memory" && ts.whoHas.size > 0) fail(ts, "held by workers while not in memory");
+      // Scattered data has nothing to run: it is in memory, lost (erred), or on its way out.
+      if (ts.run === undefined && ts.state !== "memory" && ts.state !== "erred" && ts.state !== "released") fail(ts, "data (no run) in a state that runs it");
+      if (this.unrunnable.has(ts) !== (ts.state === "no-worker")) fail(ts, this.unrunnable.has(ts) ? "listed as unrunnable" : "in no-worker but not listed as unrunnable");
       for (const d of ts.dependencies) if (!d.dependents.has(ts)) fail(ts, `not a dependent of ${d.key}`);
       for (const c of ts.whoWants) if (!c.wantsWhat.has(ts)) fail(ts, `wanted by ${c.id} one way only`);
       for (const c of ts.deliverTo) if (!ts.whoWants.has(c)) fail(ts, `to be delivered to ${c.id}, who does not want it`);

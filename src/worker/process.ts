@@ -135,7 +135,7 @@ export class NetworkWorker {
   private readonly peers = new Map<string, { port: MessagePortLike; conn: Promise<TcpComm<PeerMessage, PeerMessage>> | undefined }>();
   /** Thread data requests in flight, by the relay's id: where the answer goes. */
   private readonly waiting = new Map<number, (reply: DataReply) => void>();
-  private readonly snapshots = new Map<number, (snap: WorkerSnapshot) => void>();
+  private readonly snapshots = new Map<number, { resolve: (snap: WorkerSnapshot) => void; reject: (err: Error) => void }>();
   private nextId = 1;
   private stopCause: WorkerStopCause | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -332,7 +332,7 @@ export class NetworkWorker {
       } else if (m.op === "snapshot") {
         const done = this.snapshots.get(m.id);
         this.snapshots.delete(m.id);
-        done?.({ tasks: new Map(m.tasks), data: m.data });
+        done?.resolve({ tasks: new Map(m.tasks), data: m.data });
       } else if (m.op !== "ready") this.toScheduler(m); // task reports, and answers to uploads
     }
   }
@@ -357,9 +357,9 @@ export class NetworkWorker {
    */
   snapshot(): Promise<WorkerSnapshot> {
     if (this.stopCause !== undefined) return Promise.reject(new ClosedError(`Worker ${this.name}`));
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
       const id = this.nextId++;
-      this.snapshots.set(id, resolve);
+      this.snapshots.set(id, { resolve, reject });
       this.threadComm.send({ op: "snapshot", id });
     });
   }
@@ -428,6 +428,9 @@ export class NetworkWorker {
     this.log(`worker ${this.name} stopping: ${reason}`);
     for (const a of [...this.peers.keys()]) this.removePeer(a);
     this.threadComm.close();
+    // The thread will not answer now: a snapshot asked for must not wait forever.
+    for (const s of this.snapshots.values()) s.reject(new ClosedError(`Worker ${this.name}`));
+    this.snapshots.clear();
     await Promise.allSettled([this.thread.terminate(), this.listener.close(), this.scheduler?.close(reason)]);
     await this.uploads.remove().catch((err: unknown) => this.log(`worker ${this.name} could not remove its directory: ${(err as Error).message}`));
     this.finish(reason);

@@ -13,6 +13,7 @@ import { connect as netConnect } from "node:net";
 import { Client, SchedulerServer } from "../../src/distributed.js";
 import { ClosedError, InvalidArgumentError, KilledWorkerError, LostDataError, SerializeError } from "../../src/core/errors.js";
 import { exited, killWorkers, startWorker as startWorkerProcess } from "../helpers/workers.js";
+import { until } from "../helpers/network.js";
 
 after(killWorkers);
 /** Each worker process's address, as it registered. */
@@ -288,6 +289,24 @@ describe("scattered data", () => {
       assert.equal(await (await client.scatter([8]))[0]!.result(), 8);
     } finally {
       await client.close();
+      await server.close();
+    }
+  });
+
+  it("a scatter waiting for a worker is dropped, values and all, when its client leaves", async () => {
+    const server = await SchedulerServer.start({ port: 0, scheduler: { validate: true } });
+    const waiting = () => (server as unknown as { workerJoined: unknown[] }).workerJoined.length;
+    try {
+      const client = await Client.connect(server.address, { setAsDefault: false, reconnect: false });
+      const pending = client.scatter([new Float64Array(1000)]);
+      pending.catch(() => undefined);
+      assert.deepEqual(await client.run(() => 0), {});
+      assert.equal(waiting(), 1, "the scatter waits for a worker");
+      await client.close();
+      await assert.rejects(pending, ClosedError);
+      // No worker may ever join: the departed client's values must not stay in the scheduler until one does.
+      await until(() => waiting() === 0, "the departed client's scatter is dropped", 2_000);
+    } finally {
       await server.close();
     }
   });

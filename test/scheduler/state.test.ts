@@ -744,6 +744,39 @@ describe("SchedulerState: scattered data", () => {
     d.release("c1", ["s-one", "s-both", "use"]);
     assert.equal(d.s.tasks.size, 0);
   });
+
+  it("a scatter to the key of a computed task that was let go (released, a dependent still held) computes it again for the client", () => {
+    const d = new SchedulerDriver();
+    d.addWorker("w1");
+    d.submit("c1", [["x", call(inc, 1)], ["y", call(inc, "x")]], ["y"], false);
+    d.finish("x");
+    d.finish("y");
+    assert.equal(d.stateOf("x"), "released", "x is let go once y holds its result");
+    const out = scatter(d, ["x"]);
+    assert.deepEqual(putData(out), [], "a computation keeps its own course");
+    assert.equal(d.stateOf("x"), "processing", "wanted again, it runs: else the scatter's future would wait forever");
+    d.finish("x");
+    assert.deepEqual(clientMsgs(d.history, "c1").filter((m) => m.key === "x").map((m) => m.op), ["key-in-memory"]);
+  });
+
+  it("retry of lost data, or of a task that failed for it, keeps the error that names the lost worker", () => {
+    const d = new SchedulerDriver();
+    d.addWorker("w1");
+    d.addWorker("w2");
+    scatter(d, ["s-one"], { workers: ["w1"] });
+    d.submit("c1", [["use", call(inc, "s-one")]], ["use"], false);
+    d.removeWorker("w1");
+    for (const key of ["s-one", "use"]) {
+      // Nothing can compute data again: a retry must not swap the error for one that says less.
+      const out = d.handle({ type: "retry", keys: [key], stimulusId: d.sid("retry") });
+      assert.equal(computeTasks(out).length, 0);
+      for (const k of ["s-one", "use"]) {
+        assert.equal(d.stateOf(k), "erred");
+        assert.equal(d.s.tasks.get(k)!.exception!.fields?.["lastWorker"], "w1", `${k} after retry(${key})`);
+      }
+    }
+    d.s.validateState();
+  });
 });
 
 describe("SchedulerState: no workers", () => {

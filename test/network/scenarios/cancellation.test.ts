@@ -9,6 +9,8 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 
 import { Client } from "../../../src/client/client.js";
+import type { Future } from "../../../src/client/future.js";
+import { Variable } from "../../../src/client/primitives.js";
 import { NetworkWorker } from "../../../src/worker/process.js";
 import { CancelledError } from "../../../src/core/errors.js";
 import { killAll } from "../../helpers/cli.js";
@@ -77,6 +79,27 @@ describe("cancellation scenarios", () => {
       writeFileSync(path("26-force.go"), "");
     } finally {
       await other.close();
+      await c.close();
+    }
+  });
+
+  it("26: a future force-cancelled while a Variable holds it comes out of the Variable cancelled; fire-and-forget of a cancelled future is a no-op", async () => {
+    const c = await TestCluster.start({ workers: 1 });
+    try {
+      const f = c.client.submit(inc, 100);
+      assert.equal(await f.result(), 101);
+      const v = new Variable<Future<number>>("26-held", { client: c.client });
+      await v.set(f);
+      await f.cancel({ force: true });
+      assert.equal(c.server.shell.state.tasks.has(f.key), false, "forced: the Variable's hold goes too");
+      const got = await v.get();
+      await assert.rejects(got.result(), CancelledError);
+      assert.equal(got.status, "cancelled");
+      // Nothing is left to keep computing: the scheduler must not take it for a broken message and drop the client.
+      c.client.fireAndForget(f);
+      assert.equal(await c.client.submit(inc, 41).result(), 42);
+      assert.equal(c.client.status, "running");
+    } finally {
       await c.close();
     }
   });

@@ -12,7 +12,8 @@ import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 
 import { Client } from "../../../src/client/client.js";
-import { ClosedError, NoValidWorkerError } from "../../../src/core/errors.js";
+import { ClosedError, InvalidArgumentError, NoValidWorkerError } from "../../../src/core/errors.js";
+import { SchedulerServer } from "../../../src/scheduler/server.js";
 import { CliProcess, killAll } from "../../helpers/cli.js";
 import { TestCluster, until } from "../../helpers/network.js";
 import { blockIfPid, inc, lines, logged, scratchDir } from "./tasks.js";
@@ -56,6 +57,16 @@ describe("scheduler robustness scenarios", () => {
     } finally {
       await empty.close();
     }
+  });
+
+  it("37: a bad noWorkersTimeoutMs is refused without leaving the port listening", async () => {
+    const probe = await SchedulerServer.start({ port: 0 });
+    const port = Number(new URL(probe.address).port);
+    await probe.close();
+    await assert.rejects(SchedulerServer.start({ port, noWorkersTimeoutMs: -1 }), InvalidArgumentError);
+    // The refused scheduler must not hold the port (nor keep the process alive with it).
+    const again = await SchedulerServer.start({ port });
+    await again.close();
   });
 
   it("38 test_heartbeat_missing: a worker the scheduler removed as silent closes itself once it can", async () => {

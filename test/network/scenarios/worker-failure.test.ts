@@ -13,6 +13,7 @@
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 
+import { ClosedError } from "../../../src/core/errors.js";
 import { NetworkWorker } from "../../../src/worker/process.js";
 import { killAll } from "../../helpers/cli.js";
 import { TestCluster, countFinished, until } from "../../helpers/network.js";
@@ -167,6 +168,21 @@ describe("worker failure scenarios", () => {
         await a.close();
       }
     });
+  });
+
+  it("snapshot() asked of a worker that stops before its thread answers rejects with ClosedError instead of hanging", async () => {
+    const c = await TestCluster.start();
+    const a = await NetworkWorker.start({ scheduler: c.server.address, name: "a" });
+    try {
+      const snap = a.snapshot().then(() => "resolved", (e: unknown) => e);
+      await a.close();
+      const settled = await Promise.race([snap, new Promise((r) => setTimeout(() => r("pending"), 2_000))]);
+      assert.ok(settled === "resolved" || settled instanceof ClosedError, String(settled));
+      await assert.rejects(a.snapshot(), ClosedError);
+    } finally {
+      await a.close();
+      await c.close();
+    }
   });
 
   it("9 test_stress_scatter_death (without scatter): 7 worker deaths in the middle of a graph; state valid at every step", async () => {
