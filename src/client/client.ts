@@ -545,6 +545,8 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
   private argExpr(value: unknown, depth = 0): Expr {
     if (value instanceof Future) {
       if ((value as unknown as { owner: unknown }).owner !== this) throw new InvalidArgumentError("args", `Future ${value.key} belongs to another client.`);
+      // The scheduler has let go of a cancelled key: a task needing it could never run.
+      if (this.statusOf(value.key) === "cancelled") throw new CancelledError(value.key);
       return ref(value.key);
     }
     if (typeof value === "function") return { k: "f", fn: fnRefOf(value as (...a: never[]) => unknown) };

@@ -476,6 +476,8 @@ export class SchedulerServer implements AsyncDisposable {
     if (leaving.length > 0 && staying.length === 0) {
       throw new InvalidArgumentError("workers", "Cannot retire every worker: their data would have nowhere to go. Keep at least one.");
     }
+    // From now on they get no new tasks or data: what lands on them while their results are copied would be lost with them.
+    this.shell.stimuli(leaving.map((w) => ({ type: "worker-closing" as const, address: w.address, stimulusId: this.shell.stimulusId("retire") })));
     for (const w of leaving) {
       const keys = this.shell.state.uniqueKeysOf(w.address);
       if (keys.length > 0) {
@@ -633,10 +635,12 @@ export class SchedulerServer implements AsyncDisposable {
       }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
-        this.workerJoined.push(() => {
+        const wake = (): void => {
           clearTimeout(timer);
           resolve();
-        });
+        };
+        // Not a client's: "" is no client's id, so a client leaving never drops it.
+        this.workerJoined.push({ client: "", wake, drop: wake });
       });
     }
     return this.workers.size;

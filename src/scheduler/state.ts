@@ -36,7 +36,7 @@
  *
  * @module
  */
-import { InvalidTransitionError, KilledWorkerError, LostDataError, NoValidWorkerError, serializeError, type SerializedError } from "../core/errors.js";
+import { InvalidTransitionError, KilledWorkerError, LostDataError, MissingKeyError, NoValidWorkerError, serializeError, type SerializedError } from "../core/errors.js";
 import { keepShape } from "../core/shapes.js";
 import type { Key, TaskNode } from "../core/graph.js";
 import { EMPTY_SET, drop, empty, forgetLastPut, grow, put } from "./lazy-set.js";
@@ -118,6 +118,8 @@ export interface SchedulerWorker {
   /** Resources offered, and how much of each the tasks processing here hold. */
   readonly resources: Readonly<Record<string, number>>;
   readonly usedResources: Record<string, number>;
+  /** Retiring: it gets no new tasks or data; what it runs finishes, what it holds is copied away before it is removed. */
+  closing: boolean;
 }
 
 /** The scheduler's record of one client. */
@@ -193,6 +195,8 @@ export type SchedulerEvent =
    */
   | { readonly type: "add-replica"; readonly key: Key; readonly worker: string; readonly value: unknown; readonly nbytes: number; readonly stimulusId: string }
   | { readonly type: "worker-message"; readonly worker: string; readonly msg: WorkerReportMsg; readonly stimulusId: string }
+  /** A worker is being retired: from now on it gets no new tasks or data (see {@link SchedulerWorker.closing}). */
+  | { readonly type: "worker-closing"; readonly address: string; readonly stimulusId: string }
   /** Time to rebalance (the shell's timer): ask overloaded workers to give tasks to idle ones (see stealing.ts). */
   | { readonly type: "balance"; readonly stimulusId: string };
 
@@ -399,7 +403,10 @@ function hasActiveDependent(ts: SchedulerTask): boolean {
 export class SchedulerState {
   readonly tasks = new Map<Key, SchedulerTask>();
   readonly workers = new Map<string, SchedulerWorker>();
-  /** The same workers as a list: placing a root task walks them, and a Map iterator per task is garbage. */
+  /**
+   * The workers that take new work, as a list: placing a root task walks them, and a Map iterator
+   * per task is garbage. A retiring worker (`closing`) is in {@link workers} but not here.
+   */
   private readonly workerList: SchedulerWorker[] = [];
   readonly clients = new Map<string, SchedulerClient>();
   readonly groups = new Map<string, TaskGroup>();
@@ -537,6 +544,13 @@ export class SchedulerState {
       case "balance":
         this.balance();
         break;
+      case "worker-closing": {
+        const ws = this.workers.get(event.address);
+        if (ws === undefined || ws.closing) break;
+        ws.closing = true;
+        this.workerList.splice(this.workerList.indexOf(ws), 1);
+        break;
+      }
     }
     this.transitions(recs);
   }
@@ -560,6 +574,7 @@ export class SchedulerState {
       nbytes: 0,
       resources,
       usedResources: {},
+      closing: false,
     };
     this.workers.set(address, ws);
     this.workerList.push(ws);
@@ -572,7 +587,7 @@ export class SchedulerState {
     const ws = this.workers.get(address);
     if (ws === undefined) return;
     this.workers.delete(address);
-    this.workerList.splice(this.workerList.indexOf(ws), 1);
+    if (!ws.closing) this.workerList.splice(this.workerList.indexOf(ws), 1);
     this.totalThreads -= ws.nthreads;
     // Lost results first: a task re-placed below must see that its input is gone, not run with no holder for it.
     for (const ts of [...ws.hasWhat]) {
@@ -641,7 +656,8 @@ export class SchedulerState {
         const dts = this.tasks.get(d);
         if (dts === undefined) {
           this.dropFresh(fresh);
-          throw new InvalidTransitionError(ts.key, `dependency ${d} is neither in the graph nor known to the scheduler`);
+          // Reachable by users: a future cancelled by another client before this graph arrived.
+          throw new MissingKeyError(d, ts.key);
         }
         grow(ts, "dependencies").add(dts);
         put(dts, "dependents", ts);
@@ -862,7 +878,7 @@ export class SchedulerState {
         if (!msg.stolen || ts === undefined || ws === undefined || ts.state !== "processing" || ts.processingOn !== ws || ts.runId !== msg.runId) return;
         this.unassign(ts, ws);
         const thief = move!.thief;
-        if (this.workers.get(thief.address) === thief && this.fits(ts, thief)) this.assign(ts, thief, false);
+        if (this.workers.get(thief.address) === thief && !thief.closing && this.fits(ts, thief)) this.assign(ts, thief, false);
         else {
           // The thief left or filled up meanwhile: place it afresh.
           this.setState(ts, "released");
@@ -1035,7 +1051,7 @@ export class SchedulerState {
 
   private toProcessing(ts: SchedulerTask): void {
     if (ts.waitingOn.size > 0) return;
-    if (this.workers.size === 0) {
+    if (this.workerList.length === 0) {
       this.setState(ts, "no-worker");
       this.unrunnable.add(ts);
       return;
@@ -1157,7 +1173,7 @@ export class SchedulerState {
       candidates = holders.length > 0 ? holders : allowed;
     } else if (ts.dependencies.size > 0) {
       const holders = new Set<SchedulerWorker>();
-      for (const d of ts.dependencies) for (const w of d.whoHas) holders.add(w);
+      for (const d of ts.dependencies) for (const w of d.whoHas) if (!w.closing) holders.add(w);
       candidates = holders.size > 0 ? holders : this.workerList;
     } else {
       candidates = this.workerList;
@@ -1180,6 +1196,7 @@ export class SchedulerState {
   }
 
   private fillQueueSlots(ws: SchedulerWorker): void {
+    if (ws.closing) return;
     for (;;) {
       const top = this.queued.peek();
       if (top === undefined || ws.rootProcessing >= this.rootSlots(ws, top.group)) return;
@@ -1443,6 +1460,10 @@ export class SchedulerState {
       for (const ts of ws.hasWhat) if (!ts.whoHas.has(ws)) fail(ts, `listed in hasWhat of ${ws.address}`);
     }
     if (threads !== this.totalThreads) throw new InvalidTransitionError("-", "thread count out of sync");
+    const open = [...this.workers.values()].filter((w) => !w.closing);
+    if (open.length !== this.workerList.length || open.some((w) => !this.workerList.includes(w))) {
+      throw new InvalidTransitionError("-", "the workers taking new work are not exactly those not closing");
+    }
     let processing = 0;
     for (const ws of this.workers.values()) {
       processing += ws.processing.size;

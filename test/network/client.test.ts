@@ -77,6 +77,8 @@ describe("Client futures", () => {
     await slow.cancel();
     assert.equal(slow.status, "cancelled");
     await assert.rejects(slow.result(), CancelledError);
+    // A task that needs a cancelled future could never run: refused at submit.
+    assert.throws(() => client.submit((x: number) => x + 1, slow), (e: unknown) => e instanceof CancelledError && e.key === slow.key);
   });
 
   it("asCompleted yields futures in the order they finish", async () => {

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import type { Key, TaskNode } from "../../src/core/graph.js";
 import type { ToClientMsg } from "../../src/scheduler/messages.js";
 import { SchedulerState, keyGroup } from "../../src/scheduler/state.js";
+import { MissingKeyError } from "../../src/core/errors.js";
 import type { Graph } from "../../src/core/graph.js";
 import { cull } from "../../src/core/optimize/cull.js";
 import { Cluster, SchedulerDriver, add, boom, call, chain, computeTasks, describeDelivery, freedKeys, inc, max, mul, nbytesOf, sum, toClients, toWorkers, treeReduction, whoHasOf } from "../helpers/machines.js";
@@ -104,7 +105,7 @@ describe("SchedulerState: dependencies", () => {
   it("an unknown dependency is refused, and none of the graph is kept", () => {
     const d = new SchedulerDriver();
     d.addWorker("w1");
-    assert.throws(() => d.submit("c1", [["a", call(inc, 1)], ["b", call(add, "a", "nope")]], ["b"], true), /nope/);
+    assert.throws(() => d.submit("c1", [["a", call(inc, 1)], ["b", call(add, "a", "nope")]], ["b"], true), (e: unknown) => e instanceof MissingKeyError && e.key === "nope" && e.referencedBy === "b");
     assert.deepEqual([...d.s.tasks.keys()], []);
     assert.equal(d.s.groups.size, 0);
     d.s.validateState();
@@ -775,6 +776,37 @@ describe("SchedulerState: scattered data", () => {
         assert.equal(d.s.tasks.get(k)!.exception!.fields?.["lastWorker"], "w1", `${k} after retry(${key})`);
       }
     }
+    d.s.validateState();
+  });
+});
+
+describe("SchedulerState: a retiring worker", () => {
+  it("gets no new tasks, queued root tasks, scattered data or stolen work, while what it runs finishes", () => {
+    const d = new SchedulerDriver();
+    d.addWorker("w1");
+    d.addWorker("w2");
+    d.submit("c1", [["held", call(inc, 1)]], ["held"], false);
+    const holder = d.workerOf("held");
+    const other = holder === "w1" ? "w2" : "w1";
+    d.finish("held");
+    d.submit("c1", [["running", call(inc, 2)]], ["running"], false);
+    const runningOn = d.workerOf("running");
+    d.handle({ type: "worker-closing", address: holder, stimulusId: d.sid("retire") });
+    // A task reading what the retiring worker holds goes to the other, which fetches it.
+    d.submit("c1", [["reads", call(inc, "held")]], ["reads"], false);
+    assert.equal(d.workerOf("reads"), other);
+    // Root tasks of a large group all go to the other worker.
+    const roots = Array.from({ length: 12 }, (_, i) => [`r[${i}]`, call(inc, i)] as const);
+    d.submit("c1", roots, roots.map(([k]) => k), false);
+    assert.ok(roots.every(([k]) => d.stateOf(k) === "queued" || d.workerOf(k) === other));
+    const scattered = d.handle({ type: "scatter", client: "c1", keys: ["s"], values: [1], nbytes: [8], broadcast: true, stimulusId: d.sid("scatter") });
+    assert.deepEqual(toWorkers(scattered).filter((i) => i.msg.op === "put-data").map((i) => i.worker), [other]);
+    // What it was running still counts when it finishes.
+    d.finish("running", { worker: runningOn });
+    assert.equal(d.stateOf("running"), "memory");
+    const balanced = d.handle({ type: "balance", stimulusId: d.sid("balance") });
+    assert.ok(toWorkers(balanced).every((i) => i.msg.op !== "steal-request" || i.worker !== holder));
+    d.removeWorker(holder, true);
     d.s.validateState();
   });
 });
