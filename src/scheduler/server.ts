@@ -512,9 +512,9 @@ export class SchedulerServer implements AsyncDisposable {
     let workers: string[] | undefined;
     if (a.workers !== undefined) {
       if (!Array.isArray(a.workers) || !a.workers.every((w) => typeof w === "string")) throw new InvalidArgumentError("workers", "scatter's workers must be worker addresses.");
-      const unknown = a.workers.filter((w) => !this.workers.has(w));
+      const unknown = a.workers.filter((w) => !this.workers.has(w) || this.shell.state.workers.get(w)?.closing === true);
       if (unknown.length > 0) {
-        throw new InvalidArgumentError("workers", `No worker at ${unknown.join(", ")}: pass addresses of connected workers (client.run(() => 0) lists them by address).`);
+        throw new InvalidArgumentError("workers", `No worker at ${unknown.join(", ")} (or it is retiring): pass addresses of connected workers (client.run(() => 0) lists them by address).`);
       }
       workers = a.workers;
     }
