@@ -74,6 +74,15 @@ describe("work stealing: the scheduler", () => {
     assert.equal(d.stateOf(r!.key), "memory");
   });
 
+  it("a task released while its steal is pending: the answer places nothing", () => {
+    const d = pileOnW1(3);
+    const [r] = stealRequests(balance(d));
+    d.release("c1", [r!.key]);
+    assert.equal(d.stateOf(r!.key), "forgotten");
+    assert.deepEqual(computeTasks(answer(d, r!, true)), []);
+    assert.deepEqual(stealRequests(balance(d)).map((q) => q.key).includes(r!.key), false);
+  });
+
   it("a thief that left before the answer: the task is placed afresh", () => {
     const d = pileOnW1(4);
     const reqs = stealRequests(balance(d));
