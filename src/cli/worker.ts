@@ -10,7 +10,7 @@ import { hostname } from "node:os";
 import { parseBytes } from "../bag/io/blocks.js";
 import { ConnectTimeoutError } from "../core/errors.js";
 import { formatAddress, parseAddress } from "../comm/tcp.js";
-import { NANNY_ENV, Nanny, WORKER_EXIT } from "../worker/nanny.js";
+import { NANNY_ENV, Nanny, WORKER_ALIVE_MS, WORKER_EXIT } from "../worker/nanny.js";
 import { NetworkWorker } from "../worker/process.js";
 import { type Command, CliUsageError, checkHost, onShutdownSignal, parseArgs, parseDuration, parseInteger, stderrLog } from "./command.js";
 
@@ -220,6 +220,13 @@ async function runWorkers(p: WorkerPlan): Promise<number> {
         }
       }, 1000).unref()
     : undefined;
+  // Tell the nanny this event loop is alive: one that stops saying so is stuck, and gets restarted.
+  const alive = underNanny && process.send !== undefined
+    ? setInterval(() => {
+        if (process.connected) process.send!("alive", undefined, {}, () => undefined);
+      }, WORKER_ALIVE_MS).unref()
+    : undefined;
+  process.channel?.unref();
 
   const started = await Promise.allSettled(
     p.names.map((name) =>
@@ -250,12 +257,14 @@ async function runWorkers(p: WorkerPlan): Promise<number> {
     for (const [name, err] of failed) console.error(`dask-ts worker: worker ${name} could not start: ${startError(err, p)}`);
     await Promise.all(workers.map((w) => w.close()));
     clearInterval(watch);
+    clearInterval(alive);
     removeHandlers();
     return underNanny ? WORKER_EXIT.startFailed : 1;
   }
 
   await Promise.all(workers.map((w) => w.finished));
   clearInterval(watch);
+  clearInterval(alive);
   removeHandlers();
   const causes = workers.map((w) => w.stoppedBy);
   if (causes.includes("memory")) return underNanny ? WORKER_EXIT.outOfMemory : 1; // a nanny restarts it, saying why

@@ -53,6 +53,9 @@ export const WORKER_EXIT = { stopped: 0, schedulerGone: 20, startFailed: 21, res
 /** The environment variable that tells a worker process it runs under a nanny; its value is the nanny's pid. */
 export const NANNY_ENV = "DASK_TS_NANNY";
 
+/** How often a worker process under a nanny tells it that its event loop is alive. */
+export const WORKER_ALIVE_MS = 1000;
+
 /**
  * Options of {@link Nanny.start}.
  *
@@ -78,6 +81,12 @@ export interface NannyOptions {
   readonly maxBackoffMs?: number;
   /** How long a child asked to stop (SIGTERM) gets before SIGKILL. Default 10,000 ms. */
   readonly stopTimeoutMs?: number;
+  /**
+   * Kill, and so restart, a worker process whose event loop has not said it
+   * is alive for this long (something it runs outside its task thread, such
+   * as a `client.run` function, never returns). Default 60,000 ms.
+   */
+  readonly livenessTimeoutMs?: number;
   /** Told about starts, deaths and restarts. */
   readonly log?: (line: string) => void;
 }
@@ -116,6 +125,9 @@ export class Nanny {
   private child: ChildProcess | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
   private killTimer: NodeJS.Timeout | undefined;
+  /** When the child last said it was alive (over the IPC channel), and the timer that checks it. */
+  private lastAlive = 0;
+  private watchdog: NodeJS.Timeout | undefined;
   /** When each restart in the current window happened. */
   private restarts: number[] = [];
   private closing = false;
@@ -155,10 +167,11 @@ export class Nanny {
     const { scheduler, name } = this.options;
     const args = [...inheritedExecArgv(), CLI_PATH, "worker", scheduler, "--no-nanny", "--name", name, ...(this.options.workerArgs ?? [])];
     const child = spawn(process.execPath, args, {
-      stdio: ["ignore", "inherit", "inherit"],
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
       env: { ...process.env, [NANNY_ENV]: String(process.pid) },
     });
     this.child = child;
+    this.watch(child);
     // "error" also reports a failed kill of a running child; only a child that never started ends here.
     child.on("error", (err) => {
       if (child.pid === undefined) this.exited(child, null, null, err);
@@ -167,10 +180,30 @@ export class Nanny {
     if (child.pid !== undefined) this.log(`started worker ${name} (pid ${child.pid})`);
   }
 
+  /**
+   * The child's event loop says it is alive every second (see WORKER_ALIVE_MS); one that stops
+   * saying so is stuck, and a stuck worker is no use to anyone: kill it, so it restarts like a crash.
+   */
+  private watch(child: ChildProcess): void {
+    const timeout = this.options.livenessTimeoutMs ?? 60_000;
+    this.lastAlive = Date.now();
+    child.on("message", () => (this.lastAlive = Date.now()));
+    clearInterval(this.watchdog);
+    this.watchdog = setInterval(() => {
+      const silent = Date.now() - this.lastAlive;
+      if (this.child !== child || this.closing || silent <= timeout) return;
+      clearInterval(this.watchdog);
+      this.log(`worker ${this.options.name} (pid ${child.pid}) has not responded for ${Math.round(silent / 1000)} s; killing it`);
+      child.kill("SIGKILL");
+    }, Math.min(1000, Math.max(50, timeout / 4)));
+    this.watchdog.unref();
+  }
+
   private exited(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null, error?: Error): void {
     if (this.child !== child) return;
     this.child = undefined;
     clearTimeout(this.killTimer);
+    clearInterval(this.watchdog);
     const { name } = this.options;
     const pid = child.pid === undefined ? "" : ` (pid ${child.pid})`;
     if (error !== undefined) return this.end({ kind: "start-failed", message: `could not start a process for worker ${name}: ${error.message}` });

@@ -155,4 +155,25 @@ describe("nanny and restart scenarios", () => {
       await c.close();
     }
   });
+
+  it("a worker process whose event loop never comes back is killed by its nanny and restarted", async () => {
+    const c = await TestCluster.start({});
+    const log: string[] = [];
+    try {
+      const n = c.nanny("stuck0", { livenessTimeoutMs: 1_500, log: (l) => log.push(l) });
+      const address = await c.registered("stuck0");
+      const pid = n.pid!;
+      const from = c.log.length;
+      // Blocks that worker process's own event loop (client.run runs there, not on the task thread) for a minute.
+      void c.client.run(blockIfPid, pid, 60_000).catch(() => undefined);
+      const again = await c.registered("stuck0", from);
+      assert.notEqual(again, address);
+      assert.notEqual(n.pid, pid);
+      assert.match(log.join("\n"), /worker stuck0 \(pid \d+\) has not responded for \d+ s; killing it/);
+      assert.equal(processExists(pid), false);
+      assert.equal(await c.client.submit(inc, 1).result(), 2);
+    } finally {
+      await c.close();
+    }
+  });
 });
