@@ -809,10 +809,14 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
    */
   async uploadModule(module: string | URL, options: UploadOptions = {}): Promise<UploadedModule> {
     this.checkOpen();
+    const { timeoutMs } = options;
+    if (timeoutMs !== undefined && !(typeof timeoutMs === "number" && timeoutMs > 0)) {
+      throw new InvalidArgumentError("timeoutMs", `timeoutMs must be a positive number of milliseconds, got ${String(timeoutMs)}.`);
+    }
     const upload = await readUpload(module, options, this.comm.sendLimits.maxMessageBytes);
     let workers: string[];
     try {
-      workers = await this.request<string[]>("upload", upload);
+      workers = await this.request<string[]>("upload", { ...upload, timeoutMs: timeoutMs ?? 60_000 });
     } catch (err) {
       // Over the limit once the file list is counted in: refused before anything was sent.
       if (err instanceof MessageTooLargeError) throw new UploadTooLargeError(String(options.root ?? module), err.bytes, err.maxBytes);

@@ -44,6 +44,12 @@ export interface UploadOptions {
    * and `node_modules` directories are left out.
    */
   readonly root?: string | URL;
+  /**
+   * How long each worker may take to store the upload and import the
+   * module; a worker that takes longer is reported as failing (its module's
+   * top-level code may wait forever). Default 60,000 ms.
+   */
+  readonly timeoutMs?: number;
 }
 
 /**
@@ -68,7 +74,7 @@ export interface UploadedModule {
   readonly workers: readonly string[];
 }
 
-const UPLOAD_OPTIONS = new Set(["root"]);
+const UPLOAD_OPTIONS = new Set(["root", "timeoutMs"]);
 
 /**
  * Read what `uploadModule(module, options)` sends, refusing more than

@@ -133,7 +133,7 @@ export class SchedulerServer implements AsyncDisposable {
     this.addService("run", { handle: (args) => this.runOnWorkers(args as { fn: FnRef; args: readonly unknown[] }) });
     this.addService("retire", { handle: (args) => this.retire(args as readonly string[]) });
     this.addService("scatter", { handle: (args, client) => this.scatter(client, args) });
-    this.addService("upload", { handle: (args) => this.upload(args as ModuleUpload) });
+    this.addService("upload", { handle: (args) => this.upload(args as ModuleUpload & { readonly timeoutMs?: unknown }) });
     this.addService("cancel", { handle: (args, client) => this.cancel(client, args as { keys: readonly Key[]; force?: boolean }) });
     this.addService("retry", { handle: (args, client) => this.retry(client, args as readonly Key[]) });
     this.addService("restart", { handle: (args) => this.restart((args as { timeoutMs?: unknown } | undefined)?.timeoutMs) });
@@ -687,14 +687,29 @@ export class SchedulerServer implements AsyncDisposable {
    * meanwhile is not waited for); rejects with an `UploadError` naming each
    * worker where it failed.
    */
-  private async upload(u: ModuleUpload): Promise<string[]> {
+  private async upload(args: ModuleUpload & { readonly timeoutMs?: unknown }): Promise<string[]> {
+    const { timeoutMs: t, ...u } = args;
     checkUpload(u);
+    const timeoutMs = typeof t === "number" && t > 0 ? t : 60_000;
     // Newest last, replacing an earlier upload of the same module or directory. Kept even if
     // some worker fails it: the fault may be that worker's, and a fixed upload replaces it.
     this.uploads.delete(u.from);
     this.uploads.set(u.from, u);
     const replies = await Promise.all(
-      [...this.workers.values()].map((w) => new Promise<[WorkerConn, RunReply | undefined]>((resolve) => this.ask(w, (id) => ({ op: "upload", id, upload: u }), (r) => resolve([w, r])))),
+      [...this.workers.values()].map(
+        (w) =>
+          new Promise<[WorkerConn, RunReply | undefined]>((resolve) => {
+            // A module whose top-level code never finishes must not hold the caller forever.
+            const late = setTimeout(() => {
+              const error = serializeError(new Error(`it did not finish storing and importing the module within ${timeoutMs} ms (does its top-level code wait forever?)`));
+              resolve([w, { op: "ran", id: -1, error }]);
+            }, timeoutMs);
+            this.ask(w, (id) => ({ op: "upload", id, upload: u }), (r) => {
+              clearTimeout(late);
+              resolve([w, r]);
+            });
+          }),
+      ),
     );
     const failures = replies.flatMap(([w, r]) => (r?.error === undefined ? [] : [{ worker: w.address, reason: `${r.error.name}: ${r.error.message}` }]));
     if (failures.length > 0) throw new UploadError(u.module, failures);

@@ -268,6 +268,7 @@ describe("uploads that cannot be made", () => {
   it("a module that fails to import: an UploadError names each worker, and the cluster carries on", async () => {
     const dir = writeModules("failing", {
       "syntax.js": "export const broken = ;\n",
+      "forever.js": "await new Promise(() => {});\nexport const never = 1;\n",
       "needs.js": 'import "dask-ts-test-no-such-package";\nexport const x = 1;\n',
       "picky.js": [
         'import { registerModule } from "dask-ts";',
@@ -286,6 +287,9 @@ describe("uploads that cannot be made", () => {
     };
     const all = workers.map((w) => w.address);
     await assert.rejects(client.uploadModule(join(dir, "syntax.js")), failedOn(all, /SyntaxError/));
+    // Top-level code that never finishes: each worker is reported once its time is up.
+    await assert.rejects(client.uploadModule(join(dir, "forever.js"), { timeoutMs: 300 }), failedOn(all, /did not finish storing and importing the module within 300 ms/));
+    await assert.rejects(client.uploadModule(join(dir, "syntax.js"), { timeoutMs: 0 }), InvalidArgumentError);
     await assert.rejects(client.uploadModule(join(dir, "needs.js")), failedOn(all, /Cannot find package 'dask-ts-test-no-such-package'.*install it in the worker's working directory/));
 
     const picky = await importModule<{ square: (x: number) => number }>(join(dir, "picky.js"));
