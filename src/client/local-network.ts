@@ -89,6 +89,11 @@ export class LocalNetworkCluster {
       restartable: true,
       ...(memoryLimitMb === undefined ? {} : { memoryLimitMb }),
     });
+    // Closed while this replacement was starting: it has no cluster to serve.
+    if (this.closing) {
+      await w.close();
+      return;
+    }
     this.threads.push(w);
     void w.finished.then(() => {
       this.threads.splice(this.threads.indexOf(w), 1);
