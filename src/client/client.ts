@@ -810,9 +810,7 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
   async uploadModule(module: string | URL, options: UploadOptions = {}): Promise<UploadedModule> {
     this.checkOpen();
     const { timeoutMs } = options;
-    if (timeoutMs !== undefined && !(typeof timeoutMs === "number" && timeoutMs > 0)) {
-      throw new InvalidArgumentError("timeoutMs", `timeoutMs must be a positive number of milliseconds, got ${String(timeoutMs)}.`);
-    }
+    checkPositiveTimeout(timeoutMs);
     const upload = await readUpload(module, options, this.comm.sendLimits.maxMessageBytes);
     let workers: string[];
     try {
@@ -843,9 +841,7 @@ export class Client implements Scheduler, AsyncDisposable, FutureOwner {
   async restart(options: { readonly timeoutMs?: number } = {}): Promise<number> {
     for (const k of Object.keys(options)) if (k !== "timeoutMs") throw new InvalidArgumentError("options", `Unknown restart option "${k}"; the option is timeoutMs.`);
     const { timeoutMs } = options;
-    if (timeoutMs !== undefined && !(typeof timeoutMs === "number" && timeoutMs > 0)) {
-      throw new InvalidArgumentError("timeoutMs", `timeoutMs must be a positive number of milliseconds, got ${String(timeoutMs)}.`);
-    }
+    checkPositiveTimeout(timeoutMs);
     return this.request<number>("restart", timeoutMs === undefined ? {} : { timeoutMs });
   }
 
@@ -1085,6 +1081,18 @@ function containsFuture(v: unknown, depth: number): boolean {
 
 function checkDatasetName(name: unknown): void {
   if (typeof name !== "string" || name === "") throw new InvalidArgumentError("name", "A dataset's name must be a non-empty string.");
+}
+
+/**
+ * `undefined`, or a finite number of milliseconds > 0: for waits that end in
+ * an error (restart, upload), where a timer runs out. Infinity would not do:
+ * a timer that long fires at once.
+ */
+function checkPositiveTimeout(timeoutMs: unknown): void {
+  if (timeoutMs === undefined) return;
+  if (typeof timeoutMs !== "number" || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+    throw new InvalidArgumentError("timeoutMs", `timeoutMs must be a finite, positive number of milliseconds, got ${String(timeoutMs)}.`);
+  }
 }
 
 /** @internal `undefined`, or milliseconds ≥ 0 (`Infinity` allowed). */

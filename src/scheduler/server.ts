@@ -118,8 +118,11 @@ export class SchedulerServer implements AsyncDisposable {
   private nextRequest = 0;
   private closing = false;
   private readonly timer: NodeJS.Timeout;
-  /** Woken when a worker registers (a scatter waiting for somewhere to put its values), or told its client left. */
-  private workerJoined: { readonly client: string; readonly wake: () => void; readonly drop: () => void }[] = [];
+  /**
+   * Woken when a worker registers: a scatter waiting for somewhere to put its values (dropped if its
+   * client leaves first), or a restart waiting for its workers to come back (no client).
+   */
+  private workerJoined: { readonly client: string | undefined; readonly wake: () => void; readonly drop: () => void }[] = [];
   /** How often workers heartbeat (told on registration). */
   private readonly heartbeatMs: number;
 
@@ -613,7 +616,9 @@ export class SchedulerServer implements AsyncDisposable {
    * ```
    */
   async restart(timeoutMs: unknown = 30_000): Promise<number> {
-    if (typeof timeoutMs !== "number" || !(timeoutMs > 0)) throw new InvalidArgumentError("timeoutMs", `restart's timeoutMs must be a positive number of milliseconds, got ${String(timeoutMs)}.`);
+    if (typeof timeoutMs !== "number" || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+      throw new InvalidArgumentError("timeoutMs", `restart's timeoutMs must be a finite, positive number of milliseconds, got ${String(timeoutMs)}.`);
+    }
     this.restarting ??= this.restartWorkers(timeoutMs).finally(() => (this.restarting = undefined));
     return await this.restarting;
   }
@@ -634,13 +639,12 @@ export class SchedulerServer implements AsyncDisposable {
         throw new TimeoutError(`restart the workers (${this.workers.size} of ${expected} came back; are their nannies running?)`, timeoutMs);
       }
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        const wake = (): void => {
-          clearTimeout(timer);
+        const waiter = { client: undefined, wake: (): void => (clearTimeout(timer), resolve()), drop: resolve };
+        const timer = setTimeout(() => {
+          this.workerJoined = this.workerJoined.filter((w) => w !== waiter);
           resolve();
-        };
-        // Not a client's: "" is no client's id, so a client leaving never drops it.
-        this.workerJoined.push({ client: "", wake, drop: wake });
+        }, left);
+        this.workerJoined.push(waiter);
       });
     }
     return this.workers.size;
@@ -690,7 +694,7 @@ export class SchedulerServer implements AsyncDisposable {
   private async upload(args: ModuleUpload & { readonly timeoutMs?: unknown }): Promise<string[]> {
     const { timeoutMs: t, ...u } = args;
     checkUpload(u);
-    const timeoutMs = typeof t === "number" && t > 0 ? t : 60_000;
+    const timeoutMs = typeof t === "number" && Number.isFinite(t) && t > 0 ? t : 60_000;
     // Newest last, replacing an earlier upload of the same module or directory. Kept even if
     // some worker fails it: the fault may be that worker's, and a fixed upload replaces it.
     this.uploads.delete(u.from);

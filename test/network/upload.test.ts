@@ -290,6 +290,7 @@ describe("uploads that cannot be made", () => {
     // Top-level code that never finishes: each worker is reported once its time is up.
     await assert.rejects(client.uploadModule(join(dir, "forever.js"), { timeoutMs: 300 }), failedOn(all, /did not finish storing and importing the module within 300 ms/));
     await assert.rejects(client.uploadModule(join(dir, "syntax.js"), { timeoutMs: 0 }), InvalidArgumentError);
+    await assert.rejects(client.uploadModule(join(dir, "syntax.js"), { timeoutMs: Infinity }), InvalidArgumentError);
     await assert.rejects(client.uploadModule(join(dir, "needs.js")), failedOn(all, /Cannot find package 'dask-ts-test-no-such-package'.*install it in the worker's working directory/));
 
     const picky = await importModule<{ square: (x: number) => number }>(join(dir, "picky.js"));

@@ -150,6 +150,7 @@ describe("nanny and restart scenarios", () => {
       assert.equal(c.server.shell.state.tasks.size, 0);
       assert.equal(await c.client.submit(inc, 41).result(), 42);
       await assert.rejects(c.client.restart({ timeoutMs: -1 }), InvalidArgumentError);
+      await assert.rejects(c.client.restart({ timeoutMs: Infinity }), InvalidArgumentError); // a timer that long fires at once
       await assert.rejects(c.client.restart({ wait: true } as never), /Unknown restart option "wait"/);
     } finally {
       await c.close();
