@@ -31,7 +31,7 @@
  */
 import { Buffer } from "node:buffer";
 import { ProtocolError } from "../core/errors.js";
-import type { WireLimits } from "./serialize.js";
+import type { WireLimits } from "../serialize/wire.js";
 
 /**
  * The kinds of envelope.

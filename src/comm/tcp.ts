@@ -6,7 +6,7 @@
  * Policy:
  * - **Batching.** Everything sent during one turn of the event loop leaves
  *   as one envelope (a msgpack header and raw buffer frames, see
- *   `serialize.ts` and `frames.ts`), written with one corked `writev`.
+ *   `../serialize/wire.ts` and `frames.ts`), written with one corked `writev`.
  *   A batch that would go over the size limits is split into several
  *   envelopes, in order; a single message over them is refused at `send`.
  * - **Handshake.** Both ends send a hello at once (protocol name and
@@ -49,7 +49,7 @@ import {
   ProtocolVersionError,
 } from "../core/errors.js";
 import { ENVELOPE, EnvelopeReader, writeEnvelope, type EnvelopeKind } from "./frames.js";
-import { BatchWriter, DEFAULT_LIMITS, encodeFrames, FrameDecoder, type WireLimits } from "./serialize.js";
+import { BatchWriter, DEFAULT_LIMITS, encodeFrames, FrameDecoder, type WireLimits } from "../serialize/wire.js";
 
 /**
  * The wire protocol version this build speaks. Peers must speak the same.

@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { ENVELOPE, EnvelopeReader, prelude, type EnvelopeKind } from "../../src/comm/frames.js";
-import { BatchWriter, DEFAULT_LIMITS, FrameDecoder, type WireLimits } from "../../src/comm/serialize.js";
+import { BatchWriter, DEFAULT_LIMITS, FrameDecoder, type WireLimits } from "../../src/serialize/wire.js";
 import { ProtocolError } from "../../src/core/errors.js";
 import { rng } from "../helpers/random.js";
 

@@ -5,7 +5,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
 import { ENVELOPE, prelude, writeEnvelope } from "../../src/comm/frames.js";
-import { encodeFrames } from "../../src/comm/serialize.js";
+import { encodeFrames } from "../../src/serialize/wire.js";
 import {
   connect,
   formatAddress,

@@ -3,7 +3,7 @@
 import diagnostics_channel from "node:diagnostics_channel";
 import { connect as netConnect, type Socket } from "node:net";
 import { ENVELOPE, EnvelopeReader, writeEnvelope, type EnvelopeKind } from "../../src/comm/frames.js";
-import { DEFAULT_LIMITS, decodeFrames, encodeFrames } from "../../src/comm/serialize.js";
+import { DEFAULT_LIMITS, decodeFrames, encodeFrames } from "../../src/serialize/wire.js";
 import { formatAddress, parseAddress, PROTOCOL_VERSION, type CommCloseInfo } from "../../src/comm/tcp.js";
 
 /** The next close published on `dask-ts:comm:close` that matches; rejects after `timeoutMs`. */

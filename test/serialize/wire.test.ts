@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { BatchWriter, decodeFrames, encodeFrames, FrameDecoder } from "../../src/comm/serialize.js";
+import { BatchWriter, decodeFrames, encodeFrames, FrameDecoder } from "../../src/serialize/wire.js";
 import { MessageTooLargeError, MissingKeyError, ProtocolError, SerializeError, TaskError } from "../../src/core/errors.js";
 import { rng } from "../helpers/random.js";
 
