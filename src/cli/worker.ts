@@ -41,6 +41,9 @@ Options:
                           IFACE is 0.0.0.0)
   --connect-timeout TIME  how long to keep trying to reach the scheduler, such
                           as 30s, 500ms or 2m (default 30s)
+  --fetch-timeout TIME    a fetch from another worker fails when nothing at all
+                          arrives from it for this long (progress resets the
+                          clock), such as 30s or 2m (default 30s)
   --local-directory DIR   where each worker keeps its files (modules uploaded
                           by clients), in a directory of its own that it
                           removes when it stops (default: the system's
@@ -63,6 +66,7 @@ const FLAGS = {
   host: "string",
   "contact-host": "string",
   "connect-timeout": "string",
+  "fetch-timeout": "string",
   "local-directory": "string",
   validate: "boolean",
 } as const;
@@ -77,6 +81,7 @@ interface WorkerPlan {
   readonly host: string | undefined;
   readonly contactHost: string | undefined;
   readonly connectTimeoutMs: number;
+  readonly fetchTimeoutMs: number | undefined;
   readonly localDirectory: string | undefined;
   readonly validate: boolean;
 }
@@ -146,6 +151,7 @@ function plan(args: readonly string[]): { plan: WorkerPlan; nanny: boolean } {
       host: host === undefined ? undefined : checkHost(host, "host"),
       contactHost: contactHost === undefined ? undefined : checkHost(contactHost, "contact-host"),
       connectTimeoutMs: parseDuration(text("connect-timeout") ?? "30s", "connect-timeout"),
+      fetchTimeoutMs: text("fetch-timeout") === undefined ? undefined : parseDuration(text("fetch-timeout")!, "fetch-timeout"),
       localDirectory,
       validate: flags.has("validate"),
     },
@@ -160,6 +166,7 @@ function childArgs(p: WorkerPlan): string[] {
   if (p.host !== undefined) out.push("--host", p.host);
   if (p.contactHost !== undefined) out.push("--contact-host", p.contactHost);
   if (p.localDirectory !== undefined) out.push("--local-directory", p.localDirectory);
+  if (p.fetchTimeoutMs !== undefined) out.push("--fetch-timeout", `${p.fetchTimeoutMs}ms`);
   if (p.validate) out.push("--validate");
   return out;
 }
@@ -243,6 +250,7 @@ async function runWorkers(p: WorkerPlan): Promise<number> {
         ...(p.host === undefined ? {} : { host: p.host }),
         ...(p.contactHost === undefined ? {} : { contactHost: p.contactHost }),
         ...(p.localDirectory === undefined ? {} : { localDirectory: p.localDirectory }),
+        ...(p.fetchTimeoutMs === undefined ? {} : { fetchTimeoutMs: p.fetchTimeoutMs }),
       }).then((w) => {
         workers.push(w);
         console.log(`worker ${w.name} at ${w.address}`);

@@ -9,6 +9,13 @@
  *   `../serialize/wire.ts` and `frames.ts`), written with one corked `writev`.
  *   A batch that would go over the size limits is split into several
  *   envelopes, in order; a single message over them is refused at `send`.
+ * - **Values of any size.** A buffer larger than `partBytes` (8 MiB), or one
+ *   that would take an envelope over `maxMessageBytes`, is not put into the
+ *   envelope: the envelope declares it (a streamed frame) and its bytes
+ *   follow in parts, each written when the socket has taken the one before.
+ *   The receiver checks the declared total against its `maxValueBytes`
+ *   (64 GiB), allocates each buffer once and copies every part into place;
+ *   the batch is delivered when its last part is in. Batches stay in order.
  * - **Handshake.** Both ends send a hello at once (protocol name and
  *   version, role, name, receive limits) and check the other's. A version
  *   mismatch is found by both ends, each of which closes with a reason
@@ -23,8 +30,9 @@
  *   Before closing, the comm tells the peer why in a last "goodbye"
  *   envelope, so both logs say the same thing.
  * - **Backpressure.** `send` never blocks; {@link TcpComm.bufferedBytes}
- *   says how much is waiting and {@link TcpComm.drained} waits until the
- *   socket has taken it, so a fast sender can pace itself.
+ *   says how much is waiting (streams included), {@link TcpComm.needsDrain}
+ *   whether that is over `highWaterMark`, and {@link TcpComm.drained} waits
+ *   until it is not, so a fast sender can pace itself.
  * - **Buffers are sent by reference**: a typed array handed to `send` must
  *   not be changed until the comm has drained.
  *
@@ -48,8 +56,17 @@ import {
   ProtocolError,
   ProtocolVersionError,
 } from "../core/errors.js";
-import { ENVELOPE, EnvelopeReader, writeEnvelope, type EnvelopeKind } from "./frames.js";
-import { BatchWriter, DEFAULT_LIMITS, encodeFrames, FrameDecoder, type WireLimits } from "../serialize/wire.js";
+import { ENVELOPE, EnvelopeReader, writeEnvelope, writePart, writeStreamedBatch, type EnvelopeKind } from "./frames.js";
+import {
+  BatchWriter,
+  DEFAULT_LIMITS,
+  DEFAULT_MAX_VALUE_BYTES,
+  DEFAULT_PART_BYTES,
+  encodeFrames,
+  FrameDecoder,
+  type SealedBatch,
+  type WireLimits,
+} from "../serialize/wire.js";
 
 /**
  * The wire protocol version this build speaks. Peers must speak the same.
@@ -59,7 +76,7 @@ import { BatchWriter, DEFAULT_LIMITS, encodeFrames, FrameDecoder, type WireLimit
  * console.log(`wire protocol v${PROTOCOL_VERSION}`);
  * ```
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 const PROTOCOL_NAME = "dask-ts";
 
@@ -189,6 +206,20 @@ export interface CommOptions {
   readonly maxMessageBytes?: number;
   /** Most frames in one envelope this end accepts. Default 65,536. */
   readonly maxFrames?: number;
+  /**
+   * Largest batch this end accepts with its streamed buffers, told to the
+   * peer in the handshake. Default 64 GiB: a peer that declares more than
+   * it sends makes this end reserve address space only (a stream's memory
+   * is allocated zero-filled, which the system maps lazily).
+   */
+  readonly maxValueBytes?: number;
+  /**
+   * Buffers larger than this are streamed, in parts of this size (never
+   * more than the peer's `maxMessageBytes` allows). Default 8 MiB.
+   */
+  readonly partBytes?: number;
+  /** {@link TcpComm.drained} waits while more than this is buffered for sending. Default 1 MiB. */
+  readonly highWaterMark?: number;
   /** Close a connection whose peer has not sent its handshake within this time. Default 10 s. */
   readonly handshakeTimeoutMs?: number;
   /** After closing, wait this long for the peer to close its end before dropping the socket. Default 1 s. */
@@ -251,9 +282,15 @@ export interface ConnectRetryInfo {
 function limitsOf(o: CommOptions): WireLimits {
   const maxMessageBytes = o.maxMessageBytes ?? DEFAULT_LIMITS.maxMessageBytes;
   const maxFrames = o.maxFrames ?? DEFAULT_LIMITS.maxFrames;
+  const maxValueBytes = o.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
   if (!Number.isSafeInteger(maxMessageBytes) || maxMessageBytes < 64) throw new TypeError(`maxMessageBytes must be an integer of at least 64, got ${maxMessageBytes}`);
   if (!Number.isInteger(maxFrames) || maxFrames < 1 || maxFrames > 0xffffffff) throw new TypeError(`maxFrames must be an integer from 1 to 2^32-1, got ${maxFrames}`);
-  return { maxMessageBytes, maxFrames };
+  if (!Number.isSafeInteger(maxValueBytes) || maxValueBytes < 64 || maxValueBytes >= 2 ** 51) throw new TypeError(`maxValueBytes must be an integer from 64 to 2^51-1, got ${maxValueBytes}`);
+  for (const k of ["partBytes", "highWaterMark"] as const) {
+    const v = o[k];
+    if (v !== undefined && (!Number.isSafeInteger(v) || v < 1)) throw new TypeError(`${k} must be a positive integer, got ${v}`);
+  }
+  return { maxMessageBytes, maxFrames, maxValueBytes };
 }
 
 function text(e: unknown): string {
@@ -267,7 +304,11 @@ interface Hello {
   readonly role: string;
   readonly maxMessageBytes: number;
   readonly maxFrames: number;
+  readonly maxValueBytes: number;
 }
+
+/** PART envelope overhead: count, kind, one length. */
+const PART_PRELUDE = 16;
 
 // ---------------------------------------------------------------- the comm
 
@@ -303,8 +344,13 @@ export class TcpComm<Out = unknown, In = unknown> {
   private readonly writer: BatchWriter;
   private readonly reader: EnvelopeReader;
   private readonly decoder = new FrameDecoder();
-  private outgoing: Uint8Array[][] = [];
+  private outgoing: SealedBatch[] = [];
   private outgoingBytes = 0;
+  /** The streams of the batch being sent: its frames, which stream, where it is. */
+  private pumping: { frames: Uint8Array[]; streamed: readonly number[]; next: number; offset: number; left: number } | undefined;
+  private readonly partBytes: number;
+  private readonly highWaterMark: number;
+  private lastReceived = performance.now();
   private scheduled = false;
   private handler: ((batch: In[]) => void) | undefined;
   private inbox: In[][] = [];
@@ -323,7 +369,9 @@ export class TcpComm<Out = unknown, In = unknown> {
     private readonly options: CommOptions = {},
   ) {
     this.limits = limitsOf(options);
-    this.writer = new BatchWriter(this.limits);
+    this.partBytes = options.partBytes ?? DEFAULT_PART_BYTES;
+    this.highWaterMark = options.highWaterMark ?? 2 ** 20;
+    this.writer = new BatchWriter(this.limits, { partBytes: this.partBytes });
     this.reader = new EnvelopeReader(this.limits, (kind, frames) => this.onEnvelope(kind, frames));
     this.localAddress = formatAddress(socket.localAddress ?? "?", socket.localPort ?? 0);
     this.peerAddress = formatAddress(socket.remoteAddress ?? "?", socket.remotePort ?? 0);
@@ -346,7 +394,10 @@ export class TcpComm<Out = unknown, In = unknown> {
       clearTimeout(this.graceTimer);
       this.resolveGone();
     });
-    socket.on("drain", () => this.wakeDrainWaiters());
+    socket.on("drain", () => {
+      if (this.pumping !== undefined) this.pump();
+      this.wakeDrainWaiters();
+    });
 
     const ms = options.handshakeTimeoutMs ?? 10_000;
     this.handshakeTimer = setTimeout(
@@ -361,6 +412,7 @@ export class TcpComm<Out = unknown, In = unknown> {
       role: options.role ?? "",
       maxMessageBytes: this.limits.maxMessageBytes,
       maxFrames: this.limits.maxFrames,
+      maxValueBytes: this.limits.maxValueBytes!,
     };
     if (socket.writable) writeEnvelope(socket, ENVELOPE.HELLO, encodeFrames(hello));
   }
@@ -382,7 +434,22 @@ export class TcpComm<Out = unknown, In = unknown> {
 
   /** Bytes sent but not yet taken by the operating system: queued messages plus the socket's buffer. */
   get bufferedBytes(): number {
-    return this.writer.bytes + this.outgoingBytes + this.socket.writableLength;
+    return this.writer.bytes + this.outgoingBytes + (this.pumping?.left ?? 0) + this.socket.writableLength;
+  }
+
+  /** True while more than `highWaterMark` bytes wait to be sent: {@link drained} would wait. */
+  get needsDrain(): boolean {
+    return this.bufferedBytes > this.highWaterMark;
+  }
+
+  /** Bytes received on this connection so far. */
+  get bytesReceived(): number {
+    return this.socket.bytesRead;
+  }
+
+  /** When bytes last arrived (or the comm was made), on the `performance.now()` clock: for timeouts that progress resets. */
+  get lastReceivedAt(): number {
+    return this.lastReceived;
   }
 
   /**
@@ -424,11 +491,58 @@ export class TcpComm<Out = unknown, In = unknown> {
     this.scheduled = false;
     if (this.state !== "open" && this.state !== "closing") return;
     this.seal();
-    if (this.outgoing.length === 0 || !this.socket.writable) return;
+    // While a stream is being sent, later batches wait behind it: batches stay in order.
+    if (this.outgoing.length === 0 || !this.socket.writable || this.pumping !== undefined) return;
     const out = this.outgoing;
-    this.outgoing = [];
-    this.outgoingBytes = 0;
-    for (const frames of out) writeEnvelope(this.socket, ENVELOPE.BATCH, frames);
+    let i = 0;
+    for (; i < out.length; i++) {
+      const b = out[i]!;
+      if (b.streamed.length === 0) {
+        writeEnvelope(this.socket, ENVELOPE.BATCH, b.frames);
+        continue;
+      }
+      writeStreamedBatch(this.socket, b.frames, b.streamed);
+      let left = 0;
+      for (const j of b.streamed) left += b.frames[j]!.byteLength;
+      this.pumping = { frames: b.frames, streamed: b.streamed, next: 0, offset: 0, left };
+      i++;
+      break;
+    }
+    if (i === out.length) {
+      this.outgoing = [];
+      this.outgoingBytes = 0;
+    } else {
+      this.outgoing = out.slice(i);
+      this.outgoingBytes = 0;
+      for (const b of this.outgoing) for (const f of b.frames) this.outgoingBytes += f.byteLength;
+    }
+    if (this.pumping !== undefined) this.pump();
+  }
+
+  /**
+   * Send the current stream's parts while the socket takes them: at most
+   * about one part waits in the socket's buffer, the rest when it drains.
+   */
+  private pump(): void {
+    const p = this.pumping!;
+    if (!this.socket.writable) return;
+    // Parts are at most what the peer accepts in one envelope.
+    const part = Math.max(1, Math.min(this.partBytes, this.writer.sendLimits.maxMessageBytes - PART_PRELUDE));
+    // Keep writing until the socket asks for a drain (so one will come) and holds about a part.
+    while (p.next < p.streamed.length && (!this.socket.writableNeedDrain || this.socket.writableLength < part)) {
+      const f = p.frames[p.streamed[p.next]!]!;
+      const n = Math.min(part, f.byteLength - p.offset);
+      writePart(this.socket, f.subarray(p.offset, p.offset + n));
+      p.offset += n;
+      p.left -= n;
+      if (p.offset === f.byteLength) {
+        p.next++;
+        p.offset = 0;
+      }
+    }
+    if (p.next < p.streamed.length) return; // more on 'drain'
+    this.pumping = undefined;
+    if (this.outgoing.length > 0) this.flush();
   }
 
   /**
@@ -439,7 +553,7 @@ export class TcpComm<Out = unknown, In = unknown> {
   drained(): Promise<void> {
     if (this.closeInfo !== undefined) return Promise.reject(new CommClosedError(this.peerAddress, this.closeInfo.reason));
     if (this.state === "open") this.flush();
-    if (this.state === "open" && !this.socket.writableNeedDrain) return Promise.resolve();
+    if (this.state === "open" && !this.needsDrain) return Promise.resolve();
     return new Promise((resolve, reject) => this.drainWaiters.push({ resolve, reject }));
   }
 
@@ -454,21 +568,37 @@ export class TcpComm<Out = unknown, In = unknown> {
     return this.gone;
   }
 
+  /**
+   * Drop the connection at once: no goodbye, nothing queued is sent, the
+   * peer sees the socket reset, as after a network cut.
+   *
+   * @example
+   * ```ts
+   * comm.destroy("the test cuts the cable");
+   * (await comm.closed).reason; // "the test cuts the cable"
+   * ```
+   */
+  destroy(reason = "destroyed by this side"): void {
+    this.socket.destroy();
+    this.terminate(reason, false);
+  }
+
   private seal(): void {
-    const frames = this.writer.take();
-    if (frames === undefined) return;
-    this.outgoing.push(frames);
-    for (const f of frames) this.outgoingBytes += f.byteLength;
+    const batch = this.writer.takeBatch();
+    if (batch === undefined) return;
+    this.outgoing.push(batch);
+    for (const f of batch.frames) this.outgoingBytes += f.byteLength;
   }
 
   private wakeDrainWaiters(): void {
-    if (this.state !== "open" || this.socket.writableNeedDrain) return;
+    if (this.state !== "open" || this.drainWaiters.length === 0 || this.needsDrain) return;
     const waiters = this.drainWaiters;
     this.drainWaiters = [];
     for (const w of waiters) w.resolve();
   }
 
   private onData(chunk: Buffer): void {
+    this.lastReceived = performance.now();
     try {
       this.reader.push(chunk);
     } catch (e) {
@@ -502,9 +632,11 @@ export class TcpComm<Out = unknown, In = unknown> {
     if (hello.version !== PROTOCOL_VERSION) throw new ProtocolVersionError(this.peerAddress, PROTOCOL_VERSION, hello.version);
     const theirBytes = Number.isSafeInteger(hello.maxMessageBytes) && hello.maxMessageBytes! >= 64 ? hello.maxMessageBytes! : DEFAULT_LIMITS.maxMessageBytes;
     const theirFrames = Number.isInteger(hello.maxFrames) && hello.maxFrames! >= 1 ? hello.maxFrames! : DEFAULT_LIMITS.maxFrames;
+    const theirValue = Number.isSafeInteger(hello.maxValueBytes) && hello.maxValueBytes! >= 64 ? hello.maxValueBytes! : DEFAULT_MAX_VALUE_BYTES;
     this.writer.setLimits({
       maxMessageBytes: Math.min(this.limits.maxMessageBytes, theirBytes),
       maxFrames: Math.min(this.limits.maxFrames, theirFrames),
+      maxValueBytes: Math.min(this.limits.maxValueBytes!, theirValue),
     });
     clearTimeout(this.handshakeTimer);
     this.peerInfo = {
@@ -578,6 +710,8 @@ export class TcpComm<Out = unknown, In = unknown> {
       s.end();
     }
     this.outgoing = [];
+    this.outgoingBytes = 0;
+    this.pumping = undefined;
     this.writer.take();
     // Keep reading (and ignoring) until the peer closes its end, so our goodbye is not lost to a reset.
     this.graceTimer = setTimeout(() => s.destroy(), this.options.closeTimeoutMs ?? 1_000);

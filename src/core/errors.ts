@@ -792,16 +792,26 @@ export class MessageTooLargeError extends DaskError {
   readonly maxBytes: number;
   /** The connection's frame limit. */
   readonly maxFrames: number;
-  constructor(bytes: number, frames: number, maxBytes: number, maxFrames: number) {
+  /**
+   * Which byte limit it is over: `maxMessageBytes` (what one envelope
+   * carries inline: the header and small buffers) or `maxValueBytes` (a
+   * whole message, its streamed buffers included).
+   */
+  readonly limit: "maxMessageBytes" | "maxValueBytes";
+  constructor(bytes: number, frames: number, maxBytes: number, maxFrames: number, limit: "maxMessageBytes" | "maxValueBytes" = "maxMessageBytes") {
     super(
       "DASK_ERR_MESSAGE_TOO_LARGE",
-      `A message of ${bytes} bytes in ${frames} frames is over this connection's limits (${maxBytes} bytes, ${maxFrames} frames). ` +
-        `Send the data in smaller pieces, or raise maxMessageBytes / maxFrames on both ends of the connection.`,
+      limit === "maxValueBytes"
+        ? `A message of ${bytes} bytes is over this connection's maxValueBytes limit (${maxBytes} bytes). ` +
+            `Send the data in smaller pieces, or raise maxValueBytes on both ends of the connection.`
+        : `A message of ${bytes} bytes in ${frames} frames is over this connection's limits (${maxBytes} bytes, ${maxFrames} frames). ` +
+            `Send the data in smaller pieces, or raise maxMessageBytes / maxFrames on both ends of the connection.`,
     );
     this.bytes = bytes;
     this.frames = frames;
     this.maxBytes = maxBytes;
     this.maxFrames = maxFrames;
+    this.limit = limit;
   }
 }
 
@@ -1299,7 +1309,7 @@ export function deserializeError(rec: SerializedError): Error {
       err = new CommClosedError(s("address"), s("reason"));
       break;
     case "DASK_ERR_MESSAGE_TOO_LARGE":
-      err = new MessageTooLargeError(Number(f["bytes"] ?? 0), Number(f["frames"] ?? 0), Number(f["maxBytes"] ?? 0), Number(f["maxFrames"] ?? 0));
+      err = new MessageTooLargeError(Number(f["bytes"] ?? 0), Number(f["frames"] ?? 0), Number(f["maxBytes"] ?? 0), Number(f["maxFrames"] ?? 0), f["limit"] === "maxValueBytes" ? "maxValueBytes" : "maxMessageBytes");
       break;
     case "DASK_ERR_SERIALIZE":
       err = new SerializeError(s("path"), s("reason"));

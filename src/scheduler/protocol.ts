@@ -100,13 +100,29 @@ export interface DataRequest {
   readonly keys: readonly Key[];
 }
 
-/** The held values among the requested keys, as parallel arrays; `errors`: held keys that could not be sent, and why. */
+/**
+ * The held values among the requested keys, as parallel arrays;
+ * `unsendable`: held keys that could not be sent, and why.
+ *
+ * Two more forms, both with `keys` and `values` empty:
+ * - `busy: true`, from a peer serving as many transfers as it allows: try
+ *   again later or elsewhere (the requesting relay passes it on to its thread
+ *   with `failed` set as well);
+ * - `failed`, from a worker's relay to its own thread: the fetch failed
+ *   (the peer went silent for the fetch timeout, its connection was cut or
+ *   could not be opened, or it was busy), a reason for logs. The thread takes
+ *   it as a failed gather.
+ */
 export interface DataReply {
   readonly op: "data";
   readonly id: number;
   readonly keys: readonly Key[];
   readonly values: readonly unknown[];
   readonly unsendable?: { readonly keys: readonly Key[]; readonly errors: readonly SerializedError[] };
+  /** The peer is busy (at its limit of concurrent outgoing transfers): ask again later or elsewhere. */
+  readonly busy?: true;
+  /** Relay → thread: the fetch failed, and why; nothing was received. */
+  readonly failed?: string;
 }
 
 /** Client → scheduler. The first message is `register-client`. */

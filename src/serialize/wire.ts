@@ -108,11 +108,45 @@ export const MAX_DEPTH = 1000;
  * ```
  */
 export interface WireLimits {
-  /** Bytes of all frames together (header included). */
+  /** Bytes of the frames sent inline in the envelope (header included); streamed buffers do not count. */
   readonly maxMessageBytes: number;
-  /** Frames, the header included. */
+  /** Frames, the header included (streamed buffers count). */
   readonly maxFrames: number;
+  /**
+   * Bytes of a whole batch, streamed buffers included. Absent: nothing is
+   * streamed, every buffer is an inline frame (as in {@link encodeFrames}).
+   */
+  readonly maxValueBytes?: number;
 }
+
+/**
+ * A sealed batch: its frames (header first) and which of them go as streams
+ * (frame indices, ascending; empty when every frame is inline).
+ *
+ * @example
+ * ```ts
+ * const { frames, streamed } = writer.takeBatch()!;
+ * for (const i of streamed) console.log(`frame ${i} streams ${frames[i]!.byteLength} bytes`);
+ * ```
+ */
+export interface SealedBatch {
+  readonly frames: Uint8Array[];
+  readonly streamed: readonly number[];
+}
+
+/**
+ * 8 MiB: buffers larger than this are streamed in parts of this size
+ * instead of being put into the envelope whole. Measured on loopback
+ * (bench/comm.ts, `comm-stream-*`): 4 MiB to 32 MiB parts move a 1 GiB
+ * buffer at the same speed within noise; 8 MiB keeps what one part holds
+ * back in the socket small.
+ *
+ * @example
+ * ```ts
+ * new BatchWriter(limits, { partBytes: DEFAULT_PART_BYTES });
+ * ```
+ */
+export const DEFAULT_PART_BYTES = 8 * 2 ** 20;
 
 /**
  * 256 MiB: more than twice the largest chunk a Dask user is advised to make
@@ -125,6 +159,21 @@ export interface WireLimits {
  * ```
  */
 export const DEFAULT_LIMITS: WireLimits = { maxMessageBytes: 256 * 2 ** 20, maxFrames: 65_536 };
+
+/**
+ * 64 GiB: the default `maxValueBytes`, the most one batch may carry with its
+ * streamed buffers. Large enough for multi-GiB values; a peer that lies can
+ * make us reserve this much address space only, since the destination of a
+ * stream is allocated zero-filled, which V8 and the system do lazily (pages
+ * are touched only as parts arrive), and an allocation the system refuses
+ * closes only that connection.
+ *
+ * @example
+ * ```ts
+ * DEFAULT_MAX_VALUE_BYTES; // 68719476736
+ * ```
+ */
+export const DEFAULT_MAX_VALUE_BYTES = 64 * 2 ** 30;
 
 // ---------------------------------------------------------------- encoding
 
@@ -140,6 +189,7 @@ class EncodeFailure {
 }
 
 const INITIAL_HEADER_BYTES = 8192;
+const NONE: readonly number[] = Object.freeze([]);
 /** A header buffer grown past this is handed over with its batch instead of being kept for the next one. */
 const KEEP_HEADER_BYTES = 1 << 20;
 
@@ -162,12 +212,27 @@ export class BatchWriter {
   private view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   private pos = 5; // room for an array32 header, written by take()
   private frames: Uint8Array[] = [];
+  /** Bytes of the inline frames. */
   private frameBytes = 0;
+  /** Frame indices that stream, ascending, and their bytes. */
+  private streamed: number[] = [];
+  private streamBytes = 0;
   /** Frame index of each buffer object already in this batch. */
   private seen: Map<object, number> | undefined;
   private messages = 0;
+  private readonly partBytes: number;
 
-  constructor(private limits: WireLimits = DEFAULT_LIMITS) {}
+  /**
+   * `partBytes`: with `limits.maxValueBytes` set, a buffer larger than this
+   * (or one that would take the inline frames over `maxMessageBytes`) is
+   * streamed. Default {@link DEFAULT_PART_BYTES}.
+   */
+  constructor(
+    private limits: WireLimits = DEFAULT_LIMITS,
+    options: { readonly partBytes?: number } = {},
+  ) {
+    this.partBytes = options.partBytes ?? DEFAULT_PART_BYTES;
+  }
 
   /** Messages in the open batch. */
   get count(): number {
@@ -176,7 +241,7 @@ export class BatchWriter {
 
   /** Bytes of the open batch: header so far plus its buffers. */
   get bytes(): number {
-    return this.messages === 0 ? 0 : this.pos + this.frameBytes;
+    return this.messages === 0 ? 0 : this.pos + this.frameBytes + this.streamBytes;
   }
 
   /** The limits each message must fit. */
@@ -200,22 +265,29 @@ export class BatchWriter {
     const pos = this.pos;
     const nFrames = this.frames.length;
     const frameBytes = this.frameBytes;
+    const nStreamed = this.streamed.length;
+    const streamBytes = this.streamBytes;
     try {
       this.value(msg, 0);
     } catch (e) {
-      this.rollback(pos, nFrames, frameBytes);
+      this.rollback(pos, nFrames, frameBytes, nStreamed, streamBytes);
       if (e instanceof EncodeFailure) throw new SerializeError(formatPath(e.path), e.reason);
       if (e instanceof RangeError) throw new SerializeError("", `it is too large to encode (${e.message})`);
       throw e;
     }
-    const bytes = this.pos + this.frameBytes;
+    const inline = this.pos + this.frameBytes;
     const frames = this.frames.length + 1;
-    if (bytes > this.limits.maxMessageBytes || frames > this.limits.maxFrames) {
-      const alone = this.pos - pos + 5 + (this.frameBytes - frameBytes);
+    const maxValue = this.limits.maxValueBytes;
+    if (inline > this.limits.maxMessageBytes || frames > this.limits.maxFrames || (maxValue !== undefined && inline + this.streamBytes > maxValue)) {
+      const aloneInline = this.pos - pos + 5 + (this.frameBytes - frameBytes);
+      const aloneStreamed = this.streamBytes - streamBytes;
       const aloneFrames = this.frames.length - nFrames + 1;
-      this.rollback(pos, nFrames, frameBytes);
-      if (this.messages === 0 || alone > this.limits.maxMessageBytes || aloneFrames > this.limits.maxFrames) {
-        throw new MessageTooLargeError(alone, aloneFrames, this.limits.maxMessageBytes, this.limits.maxFrames);
+      this.rollback(pos, nFrames, frameBytes, nStreamed, streamBytes);
+      if (maxValue !== undefined && aloneInline + aloneStreamed > maxValue) {
+        throw new MessageTooLargeError(aloneInline + aloneStreamed, aloneFrames, maxValue, this.limits.maxFrames, "maxValueBytes");
+      }
+      if (this.messages === 0 || aloneInline > this.limits.maxMessageBytes || aloneFrames > this.limits.maxFrames) {
+        throw new MessageTooLargeError(aloneInline + aloneStreamed, aloneFrames, this.limits.maxMessageBytes, this.limits.maxFrames);
       }
       return false;
     }
@@ -225,6 +297,11 @@ export class BatchWriter {
 
   /** Seal the open batch: its frames (header first), or undefined when it is empty. Starts a new batch. */
   take(): Uint8Array[] | undefined {
+    return this.takeBatch()?.frames;
+  }
+
+  /** Seal the open batch, saying which frames stream; undefined when it is empty. Starts a new batch. */
+  takeBatch(): SealedBatch | undefined {
     if (this.messages === 0) return undefined;
     const buf = this.buf;
     buf[0] = 0xdd;
@@ -236,21 +313,26 @@ export class BatchWriter {
       this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
     } else header = Uint8Array.prototype.slice.call(buf, 0, this.pos);
     const out = [header, ...this.frames];
+    const streamed = this.streamed;
     this.pos = 5;
     this.frames = [];
     this.frameBytes = 0;
+    this.streamed = streamed.length === 0 ? streamed : [];
+    this.streamBytes = 0;
     this.seen = undefined;
     this.messages = 0;
-    return out;
+    return { frames: out, streamed: streamed.length === 0 ? NONE : streamed };
   }
 
-  private rollback(pos: number, nFrames: number, frameBytes: number): void {
+  private rollback(pos: number, nFrames: number, frameBytes: number, nStreamed: number, streamBytes: number): void {
     this.pos = pos;
     if (this.frames.length > nFrames) {
       this.frames.length = nFrames;
       for (const [obj, idx] of this.seen ?? []) if (idx > nFrames) this.seen!.delete(obj);
     }
     this.frameBytes = frameBytes;
+    this.streamed.length = nStreamed;
+    this.streamBytes = streamBytes;
   }
 
   private ensure(n: number): void {
@@ -546,8 +628,14 @@ export class BatchWriter {
     let idx = this.seen?.get(obj);
     if (idx === undefined) {
       this.frames.push(bytes);
-      this.frameBytes += bytes.byteLength;
       idx = this.frames.length; // frame 0 is the header
+      const n = bytes.byteLength;
+      // Big buffers stream in parts after the envelope; so do those of a message too big for one envelope
+      // on its own (a message that only overflows a shared batch starts a new batch instead).
+      if (this.limits.maxValueBytes !== undefined && n > 0 && (n > this.partBytes || (this.messages === 0 && this.pos + this.frameBytes + n > this.limits.maxMessageBytes - 1024))) {
+        this.streamed.push(idx);
+        this.streamBytes += n;
+      } else this.frameBytes += n;
       (this.seen ??= new Map()).set(obj, idx);
     }
     this.ensure(10);

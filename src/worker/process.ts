@@ -28,14 +28,16 @@
  */
 import { hostname, tmpdir } from "node:os";
 import { MessageChannel, type Worker } from "node:worker_threads";
-import { ClosedError, MissingKeyError, serializeError } from "../core/errors.js";
+import { ClosedError, CommClosedError, MissingKeyError, serializeError, type SerializedError } from "../core/errors.js";
 import { prepareTask, runTask } from "../core/execute.js";
 import type { FnRef, TaskNode } from "../core/graph.js";
 import { ModuleRedirects } from "../core/module-redirects.js";
-import { connect, listen, type TcpComm, type TcpListener } from "../comm/tcp.js";
+import { connect, listen, type CommOptions, type TcpComm, type TcpListener } from "../comm/tcp.js";
+import { BatchWriter } from "../serialize/wire.js";
+import { transferables } from "../serialize/transfer.js";
 import { InprocComm } from "../comm/inproc.js";
 import { packCodec } from "../scheduler/pack.js";
-import type { DataReply, PeerMessage, RunRequest, SchedulerToWorker, UploadRequest, WorkerToScheduler } from "../scheduler/protocol.js";
+import type { DataReply, DataRequest, PeerMessage, RunRequest, SchedulerToWorker, UploadRequest, WorkerToScheduler } from "../scheduler/protocol.js";
 import "../ops/index.js";
 import type { FromThreadMsg, PeerMsg, ToThreadMsg } from "./thread-protocol.js";
 import { startThread } from "./spawn.js";
@@ -74,6 +76,24 @@ export interface NetworkWorkerOptions {
   readonly localDirectory?: string;
   /** Told about the worker's life. */
   readonly log?: (line: string) => void;
+  /**
+   * A fetch from a peer fails when no byte at all has arrived on that
+   * connection for this long while a request waits (progress resets the
+   * clock, so a slow multi-GiB transfer is fine); the connection is closed
+   * and opened afresh on next use. Default 30 s.
+   */
+  readonly fetchTimeoutMs?: number;
+  /**
+   * Data requests from peers served at once; one more is answered `busy`
+   * (the peer asks again later or elsewhere). Each connection is served one
+   * request at a time, the next once the socket has taken the reply. Default 10, as Dask's.
+   */
+  readonly maxOutgoingTransfers?: number;
+  /**
+   * Largest message (streamed buffers included) this worker accepts and
+   * sends on any of its connections. Default 64 GiB (see `CommOptions.maxValueBytes`).
+   */
+  readonly maxValueBytes?: number;
   /** Check the worker state machine's invariants after every step (slow; for tests and debugging). Default false. */
   readonly validate?: boolean;
   /**
@@ -101,6 +121,74 @@ export interface WorkerSnapshot {
 }
 
 type ThreadComm = InprocComm<ToThreadMsg, FromThreadMsg>;
+type PeerComm = TcpComm<PeerMessage, PeerMessage>;
+
+/** A peer of the relay: the thread's port for it, and the TCP connection its requests go over. */
+interface PeerEntry {
+  readonly port: MessagePortLike;
+  conn: Promise<PeerLink> | undefined;
+}
+
+/** An open connection to a peer and the requests waiting on it. */
+interface PeerLink {
+  readonly comm: PeerComm;
+  readonly tracker: FetchTracker;
+}
+
+/**
+ * Test hook: `DASK_TS_TEST_CUT_FETCH_BYTES=N` makes a worker process destroy
+ * its first peer connection that has received at least N bytes (checked every
+ * few ms while a fetch is outstanding), as a network cut would. Read once.
+ */
+const CUT_FETCH_BYTES = Number(process.env["DASK_TS_TEST_CUT_FETCH_BYTES"] ?? NaN);
+let cutDone = false;
+
+/**
+ * Send a data reply, leaving out the values that cannot go: each one that
+ * cannot be encoded or is over the connection's limits is listed in
+ * `unsendable` with its typed error. Returns false when not even that could
+ * go (the connection closed).
+ */
+function sendDataReply(comm: { send(m: DataReply): void; readonly sendLimits: import("../serialize/wire.js").WireLimits }, reply: DataReply): boolean {
+  try {
+    comm.send(reply);
+    return true;
+  } catch (err) {
+    if (err instanceof CommClosedError) return false;
+    const keys: string[] = [];
+    const values: unknown[] = [];
+    const bad: string[] = [...(reply.unsendable?.keys ?? [])];
+    const errors: SerializedError[] = [...(reply.unsendable?.errors ?? [])];
+    // Which values fail on their own: encoding a header only, the buffers are referenced, not copied.
+    const probe = new BatchWriter(comm.sendLimits);
+    reply.keys.forEach((k, i) => {
+      try {
+        probe.add({ op: "data", id: reply.id, keys: [k], values: [reply.values[i]] });
+        keys.push(k);
+        values.push(reply.values[i]);
+      } catch (e) {
+        bad.push(k);
+        errors.push(serializeError(e));
+      }
+      probe.take();
+    });
+    if (bad.length === (reply.unsendable?.keys.length ?? 0)) {
+      // Each fits alone but not all together: none goes, all with the error.
+      for (const k of keys) {
+        bad.push(k);
+        errors.push(serializeError(err));
+      }
+      keys.length = 0;
+      values.length = 0;
+    }
+    try {
+      comm.send({ op: "data", id: reply.id, keys, values, unsendable: { keys: bad, errors } });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
 
 /**
  * Why a worker stopped: the scheduler went away or told it to leave, the
@@ -132,7 +220,12 @@ export class NetworkWorker {
   /** Resolves with the reason once the worker has stopped. */
   readonly finished: Promise<string>;
   private finish!: (reason: string) => void;
-  private readonly peers = new Map<string, { port: MessagePortLike; conn: Promise<TcpComm<PeerMessage, PeerMessage>> | undefined }>();
+  private readonly peers = new Map<string, PeerEntry>();
+  /** Data requests from peers being served now (the thread asked, or the reply is draining). */
+  private outgoingTransfers = 0;
+  private readonly fetchTimeoutMs: number;
+  private readonly maxOutgoingTransfers: number;
+  private readonly commOptions: CommOptions;
   /** Thread data requests in flight, by the relay's id: where the answer goes. */
   private readonly waiting = new Map<number, (reply: DataReply) => void>();
   private readonly snapshots = new Map<number, { resolve: (snap: WorkerSnapshot) => void; reject: (err: Error) => void }>();
@@ -154,9 +247,13 @@ export class NetworkWorker {
     private scheduler: TcpComm<WorkerToScheduler, SchedulerToWorker> | undefined,
     private readonly log: (line: string) => void,
     localDirectory: string,
+    options: NetworkWorkerOptions,
   ) {
     this.finished = new Promise((resolve) => (this.finish = resolve));
     this.uploads = new UploadStore(localDirectory);
+    this.fetchTimeoutMs = options.fetchTimeoutMs ?? 30_000;
+    this.maxOutgoingTransfers = options.maxOutgoingTransfers ?? 10;
+    this.commOptions = options.maxValueBytes === undefined ? {} : { maxValueBytes: options.maxValueBytes };
   }
 
   /**
@@ -169,10 +266,15 @@ export class NetworkWorker {
    */
   static async start(options: NetworkWorkerOptions): Promise<NetworkWorker> {
     const log = options.log ?? (() => undefined);
+    for (const k of ["fetchTimeoutMs", "maxOutgoingTransfers"] as const) {
+      const v = options[k];
+      if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new TypeError(`${k} must be a positive finite number, got ${v}`);
+    }
+    const commOptions: CommOptions = options.maxValueBytes === undefined ? {} : { maxValueBytes: options.maxValueBytes };
     const schedulerHost = new URL(options.scheduler.replace(/^tcp:/, "http:")).hostname;
     const loopback = schedulerHost === "127.0.0.1" || schedulerHost === "localhost" || schedulerHost === "[::1]";
     const host = options.host ?? (loopback ? "127.0.0.1" : "0.0.0.0");
-    const listener = await listen<PeerMessage, PeerMessage>({ host, port: 0, role: "worker" });
+    const listener = await listen<PeerMessage, PeerMessage>({ host, port: 0, role: "worker", ...commOptions });
     const port = Number(listener.address.slice(listener.address.lastIndexOf(":") + 1));
     const contact = options.contactHost ?? (host === "0.0.0.0" ? hostname() : host);
     const address = `tcp://${contact}:${port}`;
@@ -203,12 +305,13 @@ export class NetworkWorker {
       await listener.close();
       throw err;
     }
-    worker = new NetworkWorker(address, name, thread, threadComm, listener, undefined, log, options.localDirectory ?? tmpdir());
+    worker = new NetworkWorker(address, name, thread, threadComm, listener, undefined, log, options.localDirectory ?? tmpdir(), options);
     worker.servePeers();
     const scheduler = await connect<WorkerToScheduler, SchedulerToWorker>(options.scheduler, {
       role: "worker",
       name,
       timeoutMs: options.connectTimeoutMs ?? 30_000,
+      ...commOptions,
     }).catch(async (err: unknown) => {
       await worker!.stop("could not reach the scheduler", "scheduler");
       throw err;
@@ -242,8 +345,34 @@ export class NetworkWorker {
     this.heartbeat = setInterval(() => this.toScheduler({ op: "heartbeat" }), 1000);
   }
 
+  /**
+   * Send to the scheduler. A message that cannot go never throws out of
+   * here: a data reply goes with the values that cannot in `unsendable`, a
+   * delivered result becomes a `task-erred` with the typed error
+   * (`SerializeError`, `MessageTooLargeError`), a `ran` reply an error reply.
+   */
   private toScheduler(msg: WorkerToScheduler): void {
-    if (this.scheduler !== undefined && !this.scheduler.isClosed) this.scheduler.send(msg);
+    const comm = this.scheduler;
+    if (comm === undefined || comm.isClosed) return;
+    if (msg.op === "data") {
+      sendDataReply(comm, msg);
+      return;
+    }
+    try {
+      comm.send(msg);
+    } catch (err) {
+      if (err instanceof CommClosedError) return;
+      let instead: WorkerToScheduler | undefined;
+      if (msg.op === "task-finished") instead = { op: "task-erred", key: msg.key, runId: msg.runId, error: serializeError(err), stimulusId: msg.stimulusId };
+      else if (msg.op === "ran") instead = { op: "ran", id: msg.id, error: serializeError(err) };
+      this.log(`worker ${this.name} could not send ${msg.op} to the scheduler: ${(err as Error).message}`);
+      if (instead === undefined) return;
+      try {
+        comm.send(instead);
+      } catch (e) {
+        this.log(`worker ${this.name} could not send ${instead.op} to the scheduler either: ${(e as Error).message}`);
+      }
+    }
   }
 
   private fromScheduler(msgs: readonly SchedulerToWorker[]): void {
@@ -364,13 +493,42 @@ export class NetworkWorker {
     });
   }
 
-  /** Requests from other workers' threads, arriving on this worker's listener. */
+  /**
+   * Requests from other workers' threads, arriving on this worker's
+   * listener. Each connection is served one request at a time: the next
+   * is asked of the thread once the socket has taken the reply
+   * (`drained()`), so replies never pile up in memory. Beyond
+   * `maxOutgoingTransfers` requests served at once across connections, a
+   * request is answered `busy` at once.
+   */
   private servePeers(): void {
     this.listener.onConnection((comm) => {
-      comm.onMessages((msgs) => {
-        for (const m of msgs) {
-          if (m.op === "get-data") this.askThread(m.keys, (reply) => !comm.isClosed && comm.send({ ...reply, id: m.id }));
+      const queue: DataRequest[] = [];
+      let serving = false;
+      const next = (): void => {
+        while (!serving && queue.length > 0 && !comm.isClosed) {
+          const m = queue.shift()!;
+          if (this.outgoingTransfers >= this.maxOutgoingTransfers) {
+            sendDataReply(comm, { op: "data", id: m.id, keys: [], values: [], busy: true });
+            continue;
+          }
+          serving = true;
+          this.outgoingTransfers++;
+          this.askThread(m.keys, (reply) => {
+            const sent = !comm.isClosed && sendDataReply(comm, { ...reply, id: m.id });
+            const done = (): void => {
+              this.outgoingTransfers--;
+              serving = false;
+              next();
+            };
+            if (sent) comm.drained().then(done, done);
+            else done();
+          });
         }
+      };
+      comm.onMessages((msgs) => {
+        for (const m of msgs) if (m.op === "get-data") queue.push(m);
+        next();
       });
     });
   }
@@ -378,32 +536,52 @@ export class NetworkWorker {
   private addPeer(address: string): void {
     if (this.peers.has(address) || address === this.address) return;
     const { port1, port2 } = new MessageChannel();
-    const entry: { port: MessagePortLike; conn: Promise<TcpComm<PeerMessage, PeerMessage>> | undefined } = { port: port2, conn: undefined };
+    const entry: PeerEntry = { port: port2, conn: undefined };
     this.peers.set(address, entry);
     // The thread's requests to this peer, carried over TCP; the answers carried back.
     const local = new InprocComm<PeerMsg, PeerMsg>(port2, (msgs) => {
       for (const m of msgs) {
         if (m.op !== "get-data") continue;
-        entry.conn ??= this.connectPeer(address, local);
-        entry.conn.then(
-          (c) => (c.isClosed ? local.send({ op: "data", id: m.id, keys: [], values: [] }) : c.send(m)),
-          () => local.send({ op: "data", id: m.id, keys: [], values: [] }),
+        const conn = (entry.conn ??= this.connectPeer(address, entry, local));
+        conn.then(
+          ({ comm: c, tracker }) => {
+            if (c.isClosed) return local.send(failedReply(m.id, `the connection to ${address} closed`));
+            try {
+              c.send(m);
+              tracker.start(m.id);
+            } catch (err) {
+              local.send(failedReply(m.id, `the request could not be sent to ${address}: ${(err as Error).message}`));
+            }
+          },
+          (err: unknown) => local.send(failedReply(m.id, `could not connect to ${address}: ${(err as Error).message}`)),
         );
       }
     });
     this.threadComm.send({ op: "add-peer", address, port: port1 }, [port1]);
   }
 
-  private connectPeer(address: string, local: InprocComm<PeerMsg, PeerMsg>): Promise<TcpComm<PeerMessage, PeerMessage>> {
-    return connect<PeerMessage, PeerMessage>(address, { role: "worker", name: this.name, timeoutMs: 5_000 }).then((c) => {
+  /**
+   * Open the connection to a peer. Replies go to the thread, their buffers
+   * moved, not copied (nothing here keeps them). Every request waiting on it
+   * fails at once when it closes, or when no byte has arrived on it for
+   * `fetchTimeoutMs` while one waits (it is then closed; the next request
+   * opens a fresh one).
+   */
+  private connectPeer(address: string, entry: PeerEntry, local: InprocComm<PeerMsg, PeerMsg>): Promise<PeerLink> {
+    return connect<PeerMessage, PeerMessage>(address, { role: "worker", name: this.name, timeoutMs: 5_000, ...this.commOptions }).then((c) => {
+      const tracker = new FetchTracker(c, this.fetchTimeoutMs, (id, why) => local.send(failedReply(id, why)));
       c.onMessages((msgs) => {
-        for (const m of msgs) if (m.op === "data") local.send(m);
+        for (const m of msgs) {
+          if (m.op !== "data" || !tracker.done(m.id)) continue;
+          if (m.busy === true) local.send({ op: "data", id: m.id, keys: [], values: [], busy: true, failed: `${address} is busy serving other workers` });
+          else local.send(m, transferables(m.values, EMPTY));
+        }
       });
-      void c.closed.then(() => {
-        const entry = this.peers.get(address);
-        if (entry !== undefined) entry.conn = undefined;
+      void c.closed.then((info) => {
+        tracker.failAll(`the connection to ${address} closed (${info.reason})`);
+        if (entry.conn !== undefined && this.peers.get(address) === entry) entry.conn = undefined;
       });
-      return c;
+      return { comm: c, tracker };
     });
   }
 
@@ -413,7 +591,7 @@ export class NetworkWorker {
     this.peers.delete(address);
     this.threadComm.send({ op: "remove-peer", address });
     entry.port.close();
-    void entry.conn?.then((c) => c.close("the peer left the cluster"), () => undefined);
+    void entry.conn?.then(({ comm }) => comm.close("the peer left the cluster"), () => undefined);
   }
 
   /** Why the worker stopped, once it has begun stopping. */
@@ -451,4 +629,84 @@ export class NetworkWorker {
 
 interface MessagePortLike {
   close(): void;
+}
+
+const EMPTY: ReadonlySet<ArrayBufferLike> = new Set();
+
+function failedReply(id: number, why: string): DataReply {
+  return { op: "data", id, keys: [], values: [], failed: why };
+}
+
+/**
+ * The requests waiting on one peer connection, and the fetch timeout: it
+ * fires only when no byte has arrived for `timeoutMs` since the later of
+ * the last byte and the oldest wait's start.
+ */
+class FetchTracker {
+  private readonly waiting = new Set<number>();
+  private timer: NodeJS.Timeout | undefined;
+  private since = 0;
+  private cutPoll: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly comm: PeerComm,
+    private readonly timeoutMs: number,
+    private readonly fail: (id: number, why: string) => void,
+  ) {}
+
+  start(id: number): void {
+    if (this.waiting.size === 0) this.since = performance.now();
+    this.waiting.add(id);
+    this.arm();
+    if (CUT_FETCH_BYTES >= 0 && !cutDone && this.cutPoll === undefined) {
+      this.cutPoll = setInterval(() => {
+        if (cutDone || this.comm.isClosed) return clearInterval(this.cutPoll);
+        if (this.comm.bytesReceived < CUT_FETCH_BYTES) return;
+        cutDone = true;
+        clearInterval(this.cutPoll);
+        this.comm.destroy("cut by DASK_TS_TEST_CUT_FETCH_BYTES (a test hook)");
+      }, 2);
+    }
+  }
+
+  /** A reply came: true if it answers a waiting request. */
+  done(id: number): boolean {
+    if (!this.waiting.delete(id)) return false;
+    // The clock restarts for the requests still waiting.
+    this.since = performance.now();
+    if (this.waiting.size === 0) this.disarm();
+    return true;
+  }
+
+  failAll(why: string): void {
+    this.disarm();
+    clearInterval(this.cutPoll);
+    const ids = [...this.waiting];
+    this.waiting.clear();
+    for (const id of ids) this.fail(id, why);
+  }
+
+  private arm(): void {
+    if (this.timer !== undefined) return;
+    const check = (): void => {
+      this.timer = undefined;
+      if (this.waiting.size === 0) return;
+      const idle = performance.now() - Math.max(this.since, this.comm.lastReceivedAt);
+      if (idle < this.timeoutMs) {
+        this.timer = setTimeout(check, this.timeoutMs - idle);
+        this.timer.unref();
+        return;
+      }
+      const why = `no data from ${this.comm.peerAddress} for ${Math.round(idle)} ms (fetch timeout ${this.timeoutMs} ms)`;
+      this.failAll(why);
+      void this.comm.close(why);
+    };
+    this.timer = setTimeout(check, this.timeoutMs);
+    this.timer.unref();
+  }
+
+  private disarm(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
 }

@@ -158,8 +158,11 @@ test("a batch over the limits is split into several envelopes, in order", async 
   const { got, batches } = await exchange(comm, msgs);
   assert.deepStrictEqual(got, msgs);
   assert.ok(batches >= 5, `${batches} batches`);
-  // A single message over the peer's limit is refused at send(), and the comm goes on.
-  assert.throws(() => comm.send({ big: new Uint8Array(100 * 1024) }), (e: unknown) => e instanceof MessageTooLargeError && e.maxBytes === 64 * 1024);
+  // A buffer over the peer's envelope limit streams in parts instead of being refused.
+  const big = new Uint8Array(100 * 1024).map((_, i) => i % 251);
+  assert.deepStrictEqual((await exchange(comm, [{ big }])).got, [{ big }]);
+  // A header over it cannot stream: refused at send(), and the comm goes on.
+  assert.throws(() => comm.send({ text: "x".repeat(100 * 1024) }), (e: unknown) => e instanceof MessageTooLargeError && e.maxBytes === 64 * 1024 && e.limit === "maxMessageBytes");
   assert.throws(() => comm.send({ f: () => 1 }), SerializeError);
   const again = await exchange(comm, [{ still: "fine" }]);
   assert.deepStrictEqual(again.got, [{ still: "fine" }]);
@@ -201,11 +204,11 @@ test("a peer of another protocol version: the connecting side rejects with both 
     assert.ok(e instanceof ProtocolVersionError, String(e));
     assert.equal(e.localVersion, PROTOCOL_VERSION);
     assert.equal(e.peerVersion, 999);
-    assert.match(e.message, /version 999.*version 1/);
+    assert.match(e.message, /version 999.*version 2/);
     return true;
   });
   const close = events.find((e) => e.kind === "close");
-  assert.ok(close?.kind === "close" && /protocol version mismatch: this side speaks version 1, the peer speaks version 999/.test(close.reason));
+  assert.ok(close?.kind === "close" && /protocol version mismatch: this side speaks version 2, the peer speaks version 999/.test(close.reason));
   assert.ok(!events.some((e) => e.kind === "connect-retry"), "a version mismatch is not retried");
   fake.close();
 
