@@ -247,9 +247,11 @@ export class SchedulerServer implements AsyncDisposable {
     this.shell.addWorker(w.address, reg.nthreads, {
       send: (m) => post(comm, m),
       getData: (keys) =>
-        new Promise((resolve) => {
+        new Promise((resolve, reject) => {
           const id = this.nextRequest++;
           w.requests.set(id, (reply) => {
+            // A held value the worker could not send (over the limits, not encodable): its typed error.
+            if (reply.unsendable !== undefined && reply.unsendable.keys.length > 0) return reject(deserializeError(reply.unsendable.errors[0]!));
             const got = new Map<Key, unknown>();
             reply.keys.forEach((k, j) => got.set(k, reply.values[j]));
             resolve(got);
@@ -425,7 +427,14 @@ export class SchedulerServer implements AsyncDisposable {
 
   private gather(comm: TcpComm<SchedulerToClient, ClientToScheduler>, id: number, keys: readonly Key[]): void {
     this.shell.gather(keys).then(
-      (got) => post(comm, { op: "gathered", id, keys, values: keys.map((k) => got.get(k)) }),
+      (got) => {
+        try {
+          post(comm, { op: "gathered", id, keys, values: keys.map((k) => got.get(k)) });
+        } catch (err) {
+          // Over the client connection's limits, or not encodable: the client gets the typed error instead of waiting.
+          post(comm, { op: "gathered", id, keys: [], values: [], error: serializeError(err) });
+        }
+      },
       (err: unknown) => post(comm, { op: "gathered", id, keys: [], values: [], error: serializeError(err instanceof Error ? err : new MissingKeyError(String(err))) }),
     );
   }
