@@ -33,7 +33,7 @@ import { prepareTask, runTask } from "../core/execute.js";
 import type { FnRef, TaskNode } from "../core/graph.js";
 import { ModuleRedirects } from "../core/module-redirects.js";
 import { connect, listen, type CommOptions, type TcpComm, type TcpListener } from "../comm/tcp.js";
-import { BatchWriter } from "../serialize/wire.js";
+import { BatchWriter, type WireLimits } from "../serialize/wire.js";
 import { transferables } from "../serialize/transfer.js";
 import { InprocComm } from "../comm/inproc.js";
 import { packCodec } from "../scheduler/pack.js";
@@ -149,7 +149,7 @@ let cutDone = false;
  * `unsendable` with its typed error. Returns false when not even that could
  * go (the connection closed).
  */
-function sendDataReply(comm: { send(m: DataReply): void; readonly sendLimits: import("../serialize/wire.js").WireLimits }, reply: DataReply): boolean {
+function sendDataReply(comm: { send(m: DataReply): void; readonly sendLimits: WireLimits }, reply: DataReply): boolean {
   try {
     comm.send(reply);
     return true;
